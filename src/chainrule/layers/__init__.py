@@ -1,0 +1,71 @@
+"""Layers: one concept a file, each with its derivation in its docstring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.layers.activations import (
+    Activation,
+    Identity,
+    ImprovedSigmoid,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from chainrule.layers.base import Layer
+from chainrule.layers.dense import Dense
+from chainrule.layers.dropout import Dropout
+from chainrule.layers.flatten import Flatten
+from chainrule.registry import Registry
+
+LAYERS: Registry[type[Layer]] = Registry("layer type")
+ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
+
+for _activation, _aliases in [
+    (Identity, ("linear", "none")),
+    (ReLU, ()),
+    (LeakyReLU, ("leakyrelu",)),
+    (Sigmoid, ("logistic",)),
+    (Tanh, ()),
+    (ImprovedSigmoid, ("lecun_tanh", "scaled_tanh")),
+    (Softmax, ()),
+]:
+    ACTIVATIONS.register(_activation.type_name, _activation, aliases=_aliases)
+    LAYERS.register(_activation.type_name, _activation, aliases=_aliases)
+for _layer in (Dense, Dropout, Flatten):
+    LAYERS.register(_layer.type_name, _layer)
+
+
+def get_activation(spec: str | dict[str, Any]) -> Activation:
+    """An activation layer from ``"relu"`` or ``{"name": "leaky_relu", "slope": 0.1}``."""
+    return ACTIVATIONS.create(spec)
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Rebuild a layer from ``layer.get_config()`` (as stored in a model file)."""
+    if not isinstance(config, dict) or "type" not in config:
+        raise ValueError(f"a layer config needs a 'type' key, got {config!r}")
+    arguments = {key: value for key, value in config.items() if key != "type"}
+    return LAYERS.build(config["type"], arguments)
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "LAYERS",
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "ImprovedSigmoid",
+    "Layer",
+    "LeakyReLU",
+    "ReLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get_activation",
+    "layer_from_config",
+]

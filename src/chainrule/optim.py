@@ -1,0 +1,325 @@
+"""Optimizers over the flat parameter and gradient buffers.
+
+Every optimizer updates ``params`` (the model's one flat buffer) in place from ``grads`` (the
+matching flat gradient buffer), so one step is a handful of whole-buffer ufuncs, whatever the
+number of layers. Each owns its state (velocity, moments, step count) and its
+``learning_rate``, which a schedule may change between steps.
+
+The update formulas follow PyTorch's ``torch.optim`` exactly (given below in each docstring),
+so the same network trained here and there from the same weights follows the same numbers.
+Notation: θ parameters, g gradient, η learning rate, t the step count starting at 1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from chainrule.registry import Registry
+
+
+class Optimizer:
+    """Base class. ``step(params, grads)`` applies one update in place."""
+
+    type_name: ClassVar[str] = "optimizer"
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = _check_number(self.type_name, "learning_rate", learning_rate)
+        self.iterations = 0
+        self._scratch: np.ndarray | None = None
+
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        if params.shape != grads.shape or params.ndim != 1:
+            raise ValueError(
+                f"{self.type_name}: params and grads must be flat buffers of one shape, got "
+                f"{params.shape} and {grads.shape}"
+            )
+        if self._scratch is None or self._scratch.shape != params.shape:
+            self._allocate(params)
+        self.iterations += 1
+        self._update(params, grads)
+
+    def _allocate(self, params: np.ndarray) -> None:
+        self._scratch = np.empty_like(params)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.type_name, **self.hyperparameters()}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent: θ ← θ - η g.
+
+    "GD", "SGD" and "mini-batch SGD" are this same rule; they differ only in how many examples
+    the gradient g was averaged over, which is the trainer's batching mode, not the optimizer.
+    """
+
+    type_name = "sgd"
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        super().__init__(learning_rate)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        np.multiply(grads, self.learning_rate, out=self._scratch)
+        params -= self._scratch
+
+
+class Momentum(Optimizer):
+    """SGD with momentum, PyTorch's form (dampening 0):
+
+        v ← μ v + g           (v starts at 0, so v₁ = g)
+        θ ← θ - η v
+
+    The CS231n form v ← μ v - η g, θ ← θ + v is the same sequence of parameters while η is
+    constant; it differs when a schedule changes η, and this form is the one PyTorch uses.
+    """
+
+    type_name = "momentum"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(learning_rate)
+        self.momentum = _check_fraction(self.type_name, "momentum", momentum)
+        self.velocity: np.ndarray | None = None
+
+    def _allocate(self, params: np.ndarray) -> None:
+        super()._allocate(params)
+        self.velocity = np.zeros_like(params)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        v = self.velocity
+        v *= self.momentum
+        v += grads
+        self._apply(params, grads, v)
+
+    def _apply(self, params: np.ndarray, grads: np.ndarray, v: np.ndarray) -> None:
+        np.multiply(v, self.learning_rate, out=self._scratch)
+        params -= self._scratch
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "momentum": self.momentum}
+
+
+class Nesterov(Momentum):
+    """Nesterov momentum, PyTorch's form:
+
+        v ← μ v + g
+        θ ← θ - η (g + μ v)
+
+    i.e. the step uses the gradient plus the look-ahead of the *new* velocity.
+    """
+
+    type_name = "nesterov"
+
+    def _apply(self, params: np.ndarray, grads: np.ndarray, v: np.ndarray) -> None:
+        step = self._scratch
+        np.multiply(v, self.momentum, out=step)
+        step += grads
+        step *= self.learning_rate
+        params -= step
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad, PyTorch's form: each parameter's step shrinks with its gradient history.
+
+    s ← s + g²
+    θ ← θ - η g / (√s + ε)      ε = 1e-10, added outside the square root
+    """
+
+    type_name = "adagrad"
+
+    def __init__(self, learning_rate: float = 0.01, epsilon: float = 1e-10) -> None:
+        super().__init__(learning_rate)
+        self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
+        self.sum_of_squares: np.ndarray | None = None
+
+    def _allocate(self, params: np.ndarray) -> None:
+        super()._allocate(params)
+        self.sum_of_squares = np.zeros_like(params)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        s, step = self.sum_of_squares, self._scratch
+        np.multiply(grads, grads, out=step)
+        s += step
+        np.sqrt(s, out=step)
+        step += self.epsilon
+        np.divide(grads, step, out=step)
+        step *= self.learning_rate
+        params -= step
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "epsilon": self.epsilon}
+
+
+class RMSProp(Optimizer):
+    """RMSProp, PyTorch's form: a running average of squared gradients scales each step.
+
+        s ← ρ s + (1 - ρ) g²        ρ = 0.99 (PyTorch's ``alpha``), s starts at 0
+        θ ← θ - η g / (√s + ε)      ε = 1e-8, added outside the square root
+    (Keras uses ρ = 0.9 and puts ε inside the root; this follows PyTorch.)
+    """
+
+    type_name = "rmsprop"
+
+    def __init__(self, learning_rate: float = 0.01, rho: float = 0.99, epsilon: float = 1e-8):
+        super().__init__(learning_rate)
+        self.rho = _check_fraction(self.type_name, "rho", rho)
+        self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
+        self.mean_square: np.ndarray | None = None
+
+    def _allocate(self, params: np.ndarray) -> None:
+        super()._allocate(params)
+        self.mean_square = np.zeros_like(params)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        s, step = self.mean_square, self._scratch
+        s *= self.rho
+        np.multiply(grads, grads, out=step)
+        step *= 1 - self.rho
+        s += step
+        np.sqrt(s, out=step)
+        step += self.epsilon
+        np.divide(grads, step, out=step)
+        step *= self.learning_rate
+        params -= step
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, PyTorch's form:
+
+        m ← β₁ m + (1 - β₁) g
+        v ← β₂ v + (1 - β₂) g²
+        m̂ = m / (1 - β₁ᵗ),   v̂ = v / (1 - β₂ᵗ)
+        θ ← θ - η m̂ / (√v̂ + ε)      ε = 1e-8, added to √v̂ (after bias correction)
+
+    Computed as θ ← θ - (η / (1 - β₁ᵗ)) m / (√v / √(1 - β₂ᵗ) + ε), which is the same
+    expression with the corrections folded into two scalars.
+    """
+
+    type_name = "adam"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta1 = _check_fraction(self.type_name, "beta1", beta1)
+        self.beta2 = _check_fraction(self.type_name, "beta2", beta2)
+        self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
+        self.m: np.ndarray | None = None
+        self.v: np.ndarray | None = None
+
+    def _allocate(self, params: np.ndarray) -> None:
+        super()._allocate(params)
+        self.m = np.zeros_like(params)
+        self.v = np.zeros_like(params)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        self._decay_weights(params)
+        m, v, step = self.m, self.v, self._scratch
+        t = self.iterations
+        m *= self.beta1
+        np.multiply(grads, 1 - self.beta1, out=step)
+        m += step
+        v *= self.beta2
+        np.multiply(grads, grads, out=step)
+        step *= 1 - self.beta2
+        v += step
+        step_size = self.learning_rate / (1 - self.beta1**t)
+        root_correction = math.sqrt(1 - self.beta2**t)
+        np.sqrt(v, out=step)
+        step /= root_correction
+        step += self.epsilon
+        np.divide(m, step, out=step)
+        step *= step_size
+        params -= step
+
+    def _decay_weights(self, params: np.ndarray) -> None:
+        """Plain Adam has no decoupled decay (L2 goes through the loss instead)."""
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            **super().hyperparameters(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+        }
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019): Adam with weight decay decoupled from the gradient.
+
+        θ ← θ (1 - η λ)         first, PyTorch's order; λ = ``weight_decay`` (default 0.01)
+        then the Adam step above.
+
+    Unlike L2 in the loss, this decay does not pass through m and v, so it is not rescaled by
+    the adaptive denominator. It applies to every parameter in the buffer, biases included, as
+    ``torch.optim.AdamW`` does over one parameter group.
+    """
+
+    type_name = "adamw"
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(learning_rate, beta1, beta2, epsilon)
+        self.weight_decay = _check_number(self.type_name, "weight_decay", weight_decay, zero=True)
+
+    def _decay_weights(self, params: np.ndarray) -> None:
+        params *= 1 - self.learning_rate * self.weight_decay
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "weight_decay": self.weight_decay}
+
+
+def _check_number(optimizer: str, argument: str, value: Any, zero: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero):
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{optimizer}: {argument} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def _check_fraction(optimizer: str, argument: str, value: Any) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0 <= value < 1:
+        raise ValueError(f"{optimizer}: {argument} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+OPTIMIZERS.register("sgd", SGD, aliases=("gd",))
+OPTIMIZERS.register("momentum", Momentum)
+OPTIMIZERS.register("nesterov", Nesterov)
+OPTIMIZERS.register("adagrad", AdaGrad)
+OPTIMIZERS.register("rmsprop", RMSProp)
+OPTIMIZERS.register("adam", Adam)
+OPTIMIZERS.register("adamw", AdamW)
+
+
+def get_optimizer(spec: str | dict[str, Any] | Optimizer, **defaults: Any) -> Optimizer:
+    """Resolve ``"adam"`` or ``{"name": "momentum", "learning_rate": 0.02}`` or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    return OPTIMIZERS.create(spec, **defaults)
