@@ -17,14 +17,14 @@ place, so an interrupted save never leaves a half-written model under the real n
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
+
+from chainrule.atomic import atomic_write
 
 if TYPE_CHECKING:
     from chainrule.model import Sequential
@@ -47,16 +47,7 @@ def save_model(model: Sequential, path: str | Path, extra: dict[str, Any] | None
         "extra": extra_json,
     }
     tensors = {name: np.ascontiguousarray(array) for name, array in model.params.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
