@@ -54,3 +54,65 @@ def test_missing_file_and_bad_arguments_exit_2(capsys, tmp_path):
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+# -- train, evaluate, plot, datasets -----------------------------------------------------------
+def test_train_evaluate_plot_on_real_digits(digits_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        ["train", str(RECIPE), "--dataset", str(digits_dir), "--out", str(out), "--json",
+         "--set", "training.epochs=2", "--set", "data.preprocessing=scale"]
+    )  # fmt: skip
+    assert code == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["run_dir"] == str(out)
+    assert trained["epochs_run"] == 2
+    assert 0.1 < trained["test_accuracy"] <= 1
+
+    assert main(["evaluate", str(out / "model.safetensors"), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["accuracy"] == trained["test_accuracy"]
+
+    assert main(["evaluate", str(out / "model.safetensors")]) == 0
+    text = capsys.readouterr().out
+    assert "precision" in text
+    assert f"{trained['test_accuracy']:.2%}" in text
+
+    assert main(["plot", str(out)]) == 0
+    assert (out / "report.html").is_file()
+
+
+def test_train_with_missing_data_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    code = main(
+        ["train", str(RECIPE), "--dataset", "kmnist", "--offline", "--out", str(tmp_path / "r")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "dataset 'kmnist'" in err
+    assert "--data-dir" in err
+
+
+def test_bad_set_and_bad_choices_exit_2(tmp_path, capsys):
+    assert (
+        main(["train", str(RECIPE), "--set", "training.mode=online", "--out", str(tmp_path / "r")])
+        == 2
+    )
+    assert "training.mode" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "no-such-run")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
+
+
+def test_datasets_list_and_info(shared_data, capsys):
+    assert main(["datasets", "list", "--data-dir", str(shared_data)]) == 0
+    listing = capsys.readouterr().out
+    assert "fashion-mnist" in listing
+    assert "kmnist" in listing
+    assert main(["datasets", "info", "fashion-mnist"]) == 0
+    info = capsys.readouterr().out
+    assert "Ankle boot" in info
+    assert "26,421,880" in info  # the official download size, from the registry
+    assert main(["datasets", "info"]) == 2
+    assert "needs a dataset name" in capsys.readouterr().err

@@ -7,6 +7,7 @@ that says what to fix, with exit code 2; a traceback means a bug in chainrule.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -42,6 +43,118 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from chainrule.config import load_recipe
+    from chainrule.run import train_recipe
+
+    overrides = list(args.set)
+    if args.dataset:
+        overrides.append(f"data.dataset={args.dataset}")
+    recipe = load_recipe(args.recipe, overrides)
+    result = train_recipe(
+        recipe,
+        out_dir=args.out,
+        data_dir=args.data_dir,
+        download=not args.offline,
+        progress=not (args.quiet or args.json),
+    )
+    metrics = result.metrics
+    if args.json:
+        keys = ("test_accuracy", "test_loss", "epochs_run", "train_seconds", "val_accuracy")
+        print(json.dumps({"run_dir": str(result.directory), **{k: metrics[k] for k in keys}}))
+    elif not args.quiet:
+        print(
+            f"test accuracy {metrics['test_accuracy']:.2%}  test loss {metrics['test_loss']:.4f}  "
+            f"({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)"
+        )
+        print(f"run directory: {result.directory}  (report: {result.directory / 'report.html'})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from chainrule.run import evaluate_model
+
+    result = evaluate_model(
+        args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        split=args.split,
+        download=not args.offline,
+        progress=not (args.quiet or args.json),
+    )
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "report"}))
+    else:
+        print(
+            f"{result['dataset']} {result['split']} ({result['examples']:,} examples): "
+            f"accuracy {result['accuracy']:.2%}, loss {result['loss']:.4f}"
+        )
+        if not args.quiet:
+            print(result["report"])
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from chainrule.run import replot
+
+    directory = replot(args.run_dir)
+    print(f"figures and report rewritten in {directory}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from chainrule.data import available_datasets, fetch, get_dataset_info
+
+    if args.action == "list":
+        for name in available_datasets():
+            info = get_dataset_info(name)
+            where = ", ".join(
+                f"{split}: {files.images.parent}" for split, files in _on_disk(name, args).items()
+            )
+            print(f"{name:<14} {info.title}: {where or 'not on disk (chainrule datasets fetch)'}")
+        return 0
+    if not args.name:
+        raise CommandError(
+            f"datasets {args.action} needs a dataset name: {', '.join(available_datasets())}"
+        )
+    info = get_dataset_info(args.name)
+    if args.action == "info":
+        print(f"{info.title} ({info.name})\n{info.description}\nhomepage: {info.homepage}")
+        print(f"classes: {', '.join(info.class_names)}")
+        for remote in info.files():
+            print(f"  {remote.name:<28} {remote.size:>12,} bytes")
+        for split, files in _on_disk(info.name, args).items():
+            print(f"on disk ({split}): {files.images.parent}")
+        return 0
+    found = fetch(info, args.cache_dir, progress=not args.quiet)
+    for split, files in found.items():
+        print(f"{split}: {files.images}  {files.labels}")
+    return 0
+
+
+def _on_disk(name: str, args: argparse.Namespace) -> dict:
+    """Each split of ``name`` found on disk (no download, no error for missing splits)."""
+    from chainrule.data import DatasetNotFoundError, locate
+
+    found = {}
+    for split in ("train", "test"):
+        with contextlib.suppress(DatasetNotFoundError):
+            found.update(locate(name, args.data_dir, splits=(split,), cache_dir=args.cache_dir))
+    return found
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the dataset's IDX files are (also $CHAINRULE_DATA); searched before the "
+        "cache and /usr/share/datasets",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="never download; fail if the files are missing"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -67,6 +180,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--json", action="store_true", help="print the summary as JSON")
     summary.set_defaults(handler=_summary)
+
+    train = commands.add_parser(
+        "train",
+        help="train a recipe and write a run directory (model, history, metrics, report)",
+        description="Train the model a recipe describes and write a run directory: the "
+        "resolved recipe, history.csv, metrics.json, model.safetensors, figures/, report.md "
+        "and report.html.",
+    )
+    train.add_argument("recipe", metavar="RECIPE", help="recipe YAML file")
+    train.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, or a folder of IDX files")
+    _add_data_arguments(train)
+    train.add_argument("--out", metavar="DIR", help="run directory (default: runs/<recipe name>)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key, e.g. --set training.epochs=3 (repeatable)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="accuracy, loss and per-class metrics of a saved model on a dataset",
+        description="Evaluate a model file on a dataset split, with the preprocessing stored "
+        "in the model file.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="model.safetensors from a run")
+    evaluate.add_argument("--dataset", help="default: the dataset the model was trained on")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--quiet", action="store_true", help="only the accuracy line")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=_evaluate)
+
+    plot = commands.add_parser(
+        "plot",
+        help="redraw a run's figures and report from its files",
+        description="Redraw the curves, confusion matrix and weight images of a run directory "
+        "and rewrite its report.",
+    )
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.set_defaults(handler=_plot)
+
+    datasets = commands.add_parser(
+        "datasets",
+        help="list, describe or download the MNIST-format datasets",
+        description="list: the registered datasets and where they are on disk; info NAME: "
+        "files, sizes, classes; fetch NAME: download into the user cache with checksums.",
+    )
+    datasets.add_argument("action", choices=("list", "info", "fetch"))
+    datasets.add_argument("name", nargs="?", help="mnist, fashion-mnist or kmnist")
+    datasets.add_argument("--data-dir", metavar="DIR", help="also look here")
+    datasets.add_argument("--cache-dir", metavar="DIR", help="download here (fetch)")
+    datasets.add_argument("--quiet", action="store_true", help="no progress bar")
+    datasets.set_defaults(handler=_datasets)
     return parser
 
 
@@ -77,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (CommandError, ValueError, TypeError, FileNotFoundError) as error:
-        message = str(error) or type(error).__name__
+        message = getattr(error, "summary", None) or str(error) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -50,12 +50,16 @@ _USER_AGENT = "chainrule-dataset-fetch/0.1 (+python urllib)"
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset split is neither on disk nor downloadable; the message says where to put it.
 
-    ``download_failures`` holds one line per failed download attempt (empty if none was made).
+    ``download_failures`` holds one line per failed download attempt (empty if none was made);
+    ``summary`` is the same advice in one line, for command-line errors.
     """
 
-    def __init__(self, message: str, download_failures: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, download_failures: Sequence[str] = (), summary: str | None = None
+    ) -> None:
         super().__init__(message)
         self.download_failures = list(download_failures)
+        self.summary = summary or message.splitlines()[0]
 
 
 class DownloadError(OSError):
@@ -497,6 +501,23 @@ def _not_found_message(
     return "\n".join(lines)
 
 
+def _not_found_summary(
+    info: DatasetInfo,
+    missing_splits: Sequence[str],
+    locations: Sequence[SearchLocation],
+    download_failures: Sequence[str] = (),
+) -> str:
+    """The not-found advice in one line: what is missing, where it looked, what to do."""
+    needed = ", ".join(remote.name for remote in info.files(missing_splits))
+    looked = ", ".join(str(location.directory) for location in locations)
+    cache = next(loc.directory for loc in locations if loc.origin == "user cache")
+    failed = f"; download failed ({download_failures[-1]})" if download_failures else ""
+    return (
+        f"dataset {info.name!r} ({' and '.join(missing_splits)}) not found in {looked}{failed}; "
+        f"put {needed} in {cache} or in DIR and pass --data-dir DIR (or set {DATA_ENV_VAR})"
+    )
+
+
 def locate(
     name: str | DatasetInfo,
     data_dir: str | os.PathLike[str] | None = None,
@@ -515,7 +536,10 @@ def locate(
     found = _find_splits(info, wanted, locations)
     missing = [split for split in wanted if split not in found]
     if missing:
-        raise DatasetNotFoundError(_not_found_message(info, missing, locations))
+        raise DatasetNotFoundError(
+            _not_found_message(info, missing, locations),
+            summary=_not_found_summary(info, missing, locations),
+        )
     return found
 
 
@@ -671,7 +695,8 @@ def fetch(
     except _FetchFailure as failure:
         locations = [SearchLocation(target, "user cache")]
         message = _not_found_message(info, wanted, locations, failure.reasons, download_tried=True)
-        raise DatasetNotFoundError(message, failure.reasons) from None
+        summary = _not_found_summary(info, wanted, locations, failure.reasons)
+        raise DatasetNotFoundError(message, failure.reasons, summary) from None
     found = _find_splits(info, wanted, [SearchLocation(target, "user cache")])
     return found
 
@@ -785,7 +810,10 @@ def load_dataset(
     found = _find_splits(info, wanted, locations)
     missing = [split for split in wanted if split not in found]
     if missing and not download:
-        raise DatasetNotFoundError(_not_found_message(info, missing, locations))
+        raise DatasetNotFoundError(
+            _not_found_message(info, missing, locations),
+            summary=_not_found_summary(info, missing, locations),
+        )
     if missing:
         cache = next(loc.directory for loc in locations if loc.origin == "user cache")
         try:
@@ -794,7 +822,8 @@ def load_dataset(
             message = _not_found_message(
                 info, missing, locations, error.download_failures, download_tried=True
             )
-            raise DatasetNotFoundError(message, error.download_failures) from None
+            summary = _not_found_summary(info, missing, locations, error.download_failures)
+            raise DatasetNotFoundError(message, error.download_failures, summary) from None
     dataset = Dataset(name=info.name, class_names=info.class_names)
     for split in wanted:
         files = found[split]

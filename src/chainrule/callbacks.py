@@ -1,0 +1,124 @@
+"""Callbacks: pieces the training loop calls at fixed points, each owning its own state.
+
+``Trainer.fit`` calls ``on_train_begin``, then per epoch ``on_epoch_begin`` and
+``on_epoch_end`` (with that epoch's logs: ``train_loss``, ``val_accuracy`` …), per step
+``on_step_end``, and finally ``on_train_end``. A callback stops training by setting
+``trainer.stop_training = True``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class Callback:
+    type_name = "callback"
+
+    def on_train_begin(self, trainer: Any) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, trainer: Any) -> None:
+        pass
+
+    def on_step_end(self, step: int, loss: float, trainer: Any) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], trainer: Any) -> None:
+        pass
+
+    def on_train_end(self, trainer: Any) -> None:
+        pass
+
+
+class Monitor:
+    """Tracks the best value of one logged quantity; lower is better for losses."""
+
+    def __init__(self, name: str, min_delta: float, owner: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{owner}: monitor must name a logged quantity, got {name!r}")
+        if not isinstance(min_delta, int | float) or min_delta < 0:
+            raise ValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
+        self.name = name
+        self.min_delta = float(min_delta)
+        self.owner = owner
+        self.higher_is_better = "acc" in name
+        self.reset()
+
+    def reset(self) -> None:
+        self.best = -math.inf if self.higher_is_better else math.inf
+
+    def value(self, logs: dict[str, float]) -> float:
+        value = logs.get(self.name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            available = ", ".join(k for k, v in logs.items() if v is not None)
+            hint = " (it needs a validation split)" if self.name.startswith("val_") else ""
+            raise ValueError(
+                f"{self.owner}: cannot monitor {self.name!r}{hint}; logged: {available}"
+            )
+        return float(value)
+
+    def improved(self, logs: dict[str, float]) -> bool:
+        """Whether this epoch beat the best by more than ``min_delta`` (and record it)."""
+        value = self.value(logs)
+        if self.higher_is_better:
+            better = value > self.best + self.min_delta
+        else:
+            better = value < self.best - self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` (the default) the model ends with the parameters of its best
+    epoch, not its last; the copy is one flat buffer, so keeping it is one memcpy per
+    improvement.
+    """
+
+    type_name = "early_stopping"
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"early_stopping: patience must be an integer >= 1, got {patience!r}")
+        self.monitor = Monitor(monitor, min_delta, "early_stopping")
+        self.patience = patience
+        self.restore_best_weights = bool(restore_best_weights)
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self.monitor.reset()
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_params: np.ndarray | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], trainer: Any) -> None:
+        if self.monitor.improved(logs):
+            self.wait = 0
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                if self._best_params is None:
+                    self._best_params = np.empty_like(trainer.model.params.data)
+                self._best_params[...] = trainer.model.params.data
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+
+    def on_train_end(self, trainer: Any) -> None:
+        if self.restore_best_weights and self._best_params is not None:
+            trainer.model.params.data[...] = self._best_params
+
+
+CALLBACKS = {"early_stopping": EarlyStopping}
