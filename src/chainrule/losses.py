@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.labels import check_labels, one_hot
 from chainrule.layers.activations import Sigmoid, Softmax, log_softmax, sigmoid, softmax
 from chainrule.layers.base import Layer
 from chainrule.registry import Registry
@@ -241,38 +242,6 @@ class L2Penalty:
     def add_gradient(self, weights: np.ndarray, grads: np.ndarray) -> None:
         if self.strength != 0.0:
             grads += self.strength * weights
-
-
-def check_labels(labels: Any, num_classes: int, count: int | None, where: str) -> np.ndarray:
-    """Integer class labels as an int array, or a ValueError that says what is wrong."""
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"{where}: class labels must be a 1-D array, got shape {y.shape}")
-    if count is not None and y.shape[0] != count:
-        raise ValueError(f"{where}: got {y.shape[0]} labels for {count} examples")
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and y.size and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(
-                f"{where}: class labels must be integers, got dtype {y.dtype}; pass integer "
-                "labels or one-hot rows"
-            )
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        bad = y[(y < 0) | (y >= num_classes)][0]
-        raise ValueError(
-            f"{where}: label {bad} is outside the class range 0..{num_classes - 1} "
-            f"({num_classes} outputs)"
-        )
-    return y
-
-
-def one_hot(labels: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
-    """Rows of zeros with a 1 at each label's column; labels are checked first."""
-    y = check_labels(labels, num_classes, None, "one_hot")
-    encoded = np.zeros((y.shape[0], num_classes), dtype=dtype)
-    encoded[np.arange(y.shape[0]), y] = 1
-    return encoded
 
 
 def _outputs_per_example(output: np.ndarray) -> int:

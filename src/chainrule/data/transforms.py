@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.labels import one_hot as one_hot  # re-exported: targets are a transform too
+
 RandomLike = np.random.Generator | int | None
 
 
@@ -169,35 +171,6 @@ class Standardizer:
 # --------------------------------------------------------------------------------------------
 # Targets and splits
 # --------------------------------------------------------------------------------------------
-
-
-def one_hot(
-    labels: np.ndarray, num_classes: int, dtype: np.dtype | type = np.float32
-) -> np.ndarray:
-    """Integer labels (n,) -> one-hot rows (n, num_classes): row i has a 1 at ``labels[i]``.
-
-    Why: softmax + cross-entropy and MSE compare the output vector with a target vector; the
-    one-hot row is the probability distribution that puts all mass on the true class.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"one_hot expects labels of shape (n,), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        if labels.size and not np.all(np.mod(labels, 1) == 0):
-            raise TypeError(f"one_hot expects integer labels, got {labels.dtype} with fractions")
-        labels = labels.astype(np.int64)
-    if num_classes < 1:
-        raise ValueError(f"one_hot: num_classes must be >= 1, got {num_classes}")
-    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
-    if outside.size:
-        first = outside[0]
-        raise ValueError(
-            f"one_hot: labels must lie in [0, {num_classes}); found {labels[first]} at index "
-            f"{first} ({outside.size} label(s) outside the range)"
-        )
-    targets = np.zeros((labels.shape[0], num_classes), dtype=dtype)
-    targets[np.arange(labels.shape[0]), labels] = 1
-    return targets
 
 
 def train_val_split(
