@@ -52,7 +52,7 @@ class Monitor:
 
     def value(self, logs: dict[str, float]) -> float:
         value = logs.get(self.name)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None:
             available = ", ".join(k for k, v in logs.items() if v is not None)
             hint = " (it needs a validation split)" if self.name.startswith("val_") else ""
             raise ValueError(
@@ -61,8 +61,13 @@ class Monitor:
         return float(value)
 
     def improved(self, logs: dict[str, float]) -> bool:
-        """Whether this epoch beat the best by more than ``min_delta`` (and record it)."""
+        """Whether this epoch beat the best by more than ``min_delta`` (and record it).
+
+        A NaN (a diverged loss) is never an improvement, so patience still runs out.
+        """
         value = self.value(logs)
+        if math.isnan(value):
+            return False
         if self.higher_is_better:
             better = value > self.best + self.min_delta
         else:

@@ -40,6 +40,12 @@ class Preprocessing:
 
     def fit(self, train_images: np.ndarray) -> Preprocessing:
         """Learn what needs learning (the standardization statistics) from training images."""
+        train_images = np.asarray(train_images)
+        if train_images.ndim != 3 or len(train_images) == 0:
+            raise ValueError(
+                f"preprocessing is fitted on a batch of grey images (n, h, w), got "
+                f"shape {train_images.shape}"
+            )
         self.image_shape = tuple(train_images.shape[1:3])
         if self.kind == "standardize":
             self.standardizer = Standardizer().fit(train_images.reshape(len(train_images), -1))

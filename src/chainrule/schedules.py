@@ -68,11 +68,11 @@ class CosineDecay(Schedule):
 
     def on_train_begin(self, trainer: Any) -> None:
         super().on_train_begin(trainer)
-        if self.epochs is None:
-            self.epochs = trainer.epochs
+        # Without a fixed length, decay over this training run's epochs (each run anew).
+        self.total_epochs = self.epochs if self.epochs is not None else trainer.epochs
 
     def rate(self, epoch: int, base: float) -> float:
-        progress = min(epoch / self.epochs, 1.0)
+        progress = min(epoch / self.total_epochs, 1.0)
         return self.min_learning_rate + 0.5 * (base - self.min_learning_rate) * (
             1 + math.cos(math.pi * progress)
         )
