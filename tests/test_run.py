@@ -30,7 +30,7 @@ def run(digits_dir, tmp_path_factory):
 
 def test_run_directory_holds_everything_a_student_hands_in(run):
     names = {path.name for path in run.directory.iterdir()}
-    assert names >= {"recipe.yaml", "history.csv", "metrics.json", "model.safetensors",
+    assert names >= {"recipe.yaml", "history.csv", "steps.csv", "metrics.json", "model.safetensors",
                      "figures", "report.md", "report.html"}  # fmt: skip
     figures = {path.name for path in (run.directory / "figures").iterdir()}
     for figure in ("history", "confusion_matrix", "weights", "misclassified", "samples"):
@@ -116,3 +116,9 @@ def test_a_non_empty_output_directory_is_refused(digits_dir, tmp_path):
 def test_binary_target_outside_the_classes(digits_dir, tmp_path):
     with pytest.raises(ValueError, match="class 12 does not exist"):
         train_recipe(recipe(digits_dir, data={"binary_target": 12}), tmp_path / "x", progress=False)
+
+
+def test_steps_csv_has_one_loss_per_optimizer_step(run):
+    lines = (run.directory / "steps.csv").read_text().splitlines()
+    assert lines[0] == "step,loss"
+    assert len(lines) - 1 == len(run.history.step_loss) == 3 * -(-1800 // 32)

@@ -4,6 +4,7 @@ The run directory holds everything a student hands in or a sweep compares::
 
     recipe.yaml          the recipe as resolved (every default filled in)
     history.csv          per-epoch train/val loss and accuracy, learning rate, seconds
+    steps.csv            the training loss of every optimizer step
     metrics.json         test accuracy and loss, epochs run, training time, per-class metrics
     model.safetensors    the weights, architecture, preprocessing and class names
     figures/             curves, confusion matrix, first-layer weights, misclassified, samples
@@ -196,6 +197,7 @@ def train_recipe(
     history = trainer.fit(data.x_train, data.y_train, validation)
     train_seconds = time.perf_counter() - started
     history.to_csv(directory / "history.csv")
+    history.steps_to_csv(directory / "steps.csv")
 
     test_loss, test_accuracy = trainer.evaluate(data.x_test, data.y_test)
     test_proba = model.predict_proba(data.x_test)

@@ -69,6 +69,11 @@ class History:
             lines.append(",".join("" if v is None else f"{v:.10g}" for v in values))
         atomic_write_text(path, "\n".join(lines) + "\n")
 
+    def steps_to_csv(self, path: str | Path) -> None:
+        """The loss of every step, one line each (``step,loss``)."""
+        lines = ["step,loss", *(f"{i},{loss:.10g}" for i, loss in enumerate(self.step_loss, 1))]
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
     @classmethod
     def from_csv(cls, path: str | Path) -> History:
         history = cls()
