@@ -1,0 +1,258 @@
+"""Seconds per epoch: chainrule vs PyTorch CPU vs scikit-learn vs the hardware floor.
+
+    python benchmarks/speed.py --data-dir ../shared/data            # batch 32 and 128
+    python benchmarks/speed.py --data-dir ../shared/data --batch 128 --epochs 3
+
+One epoch of Fashion-MNIST's 60,000 training images through 784-128-64-10 ReLU with softmax
+cross-entropy and Adam, in float32, with the same thread count for everyone (``--threads``,
+default: all cores). Each framework trains in its own fresh process, so its peak resident
+memory (from the kernel's rusage of that process) is its own. Reported per framework and
+batch size: median seconds per epoch over ``--epochs`` epochs, peak memory, and test accuracy
+after those epochs.
+
+The floor: the multiply-adds an epoch needs (forward 2·N·Σ fan_in·fan_out, backward twice
+that, minus the first layer's input gradient nobody needs: ~27 GFLOP) divided by the best
+single-precision matrix-multiply rate NumPy reaches on this machine, measured in the same
+run. No implementation can beat it; the ratio says how close one gets.
+
+Targets (issue "Speed and parity"): at batch 32 chainrule >= 4x faster than PyTorch; at batch
+128 within 1.3x of the floor; peak memory of a full training run < 1 GB; accuracy equal to
+PyTorch's within run-to-run noise. Misses are printed with their margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = (784, 128, 64, 10)
+LEARNING_RATE = 1e-3
+
+
+# -- workers: each runs in its own process ------------------------------------------------------
+def load_data(data_dir: str | None):
+    from chainrule.data import load_dataset, scale
+
+    data = load_dataset("fashion-mnist", data_dir, download=False, progress=False)
+    x_train = scale(data.x_train.reshape(len(data.x_train), -1))
+    x_test = scale(data.x_test.reshape(len(data.x_test), -1))
+    return x_train, data.y_train, x_test, data.y_test
+
+
+def work_chainrule(args, x, y, x_test, y_test) -> dict:
+    from chainrule.config import parse_recipe
+    from chainrule.train import Trainer
+
+    recipe = parse_recipe(
+        {"model": {"hidden": list(SIZES[1:-1]), "activation": "relu", "init": "he_uniform"},
+         "training": {"optimizer": {"name": "adam", "learning_rate": LEARNING_RATE}}}
+    )  # fmt: skip
+    model = recipe.build_model()
+    trainer = Trainer(
+        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch, progress=False
+    )
+    history = trainer.fit(x, y)
+    accuracy = float(np.mean(model.predict(x_test) == y_test))
+    return {"epoch_seconds": list(history["seconds"]), "test_accuracy": accuracy}
+
+
+def work_torch(args, x, y, x_test, y_test) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in itertools.pairwise(SIZES):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    network = torch.nn.Sequential(*layers[:-1])
+    optimizer = torch.optim.Adam(network.parameters(), lr=LEARNING_RATE)
+    criterion = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    generator = torch.Generator().manual_seed(0)
+    seconds = []
+    for _ in range(args.epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(xt), generator=generator)
+        for start in range(0, len(xt), args.batch):
+            index = order[start : start + args.batch]
+            optimizer.zero_grad()
+            loss = criterion(network(xt[index]), yt[index])
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    with torch.no_grad():
+        predicted = network(torch.from_numpy(x_test)).argmax(dim=1).numpy()
+    return {"epoch_seconds": seconds, "test_accuracy": float(np.mean(predicted == y_test)),
+            "version": torch.__version__}  # fmt: skip
+
+
+def work_sklearn(args, x, y, x_test, y_test) -> dict:
+    import sklearn
+    from sklearn.neural_network import MLPClassifier
+
+    classifier = MLPClassifier(
+        hidden_layer_sizes=SIZES[1:-1], solver="adam", learning_rate_init=LEARNING_RATE,
+        batch_size=args.batch, alpha=0.0, random_state=0, shuffle=True,
+    )  # fmt: skip
+    classes = np.arange(SIZES[-1])
+    seconds = []
+    for _ in range(args.epochs):
+        started = time.perf_counter()
+        classifier.partial_fit(x, y, classes=classes)  # one pass over the data
+        seconds.append(time.perf_counter() - started)
+    accuracy = float(np.mean(classifier.predict(x_test) == y_test))
+    return {"epoch_seconds": seconds, "test_accuracy": accuracy, "version": sklearn.__version__}
+
+
+WORKERS = {"chainrule": work_chainrule, "pytorch": work_torch, "scikit-learn": work_sklearn}
+
+
+def run_worker(args) -> None:
+    x, y, x_test, y_test = load_data(args.data_dir)
+    result = WORKERS[args.worker](args, x, y, x_test, y_test)
+    print(json.dumps(result))
+
+
+# -- the parent: measure, spawn, compare ---------------------------------------------------------
+def epoch_flops(examples: int) -> float:
+    weights = sum(a * b for a, b in itertools.pairwise(SIZES))
+    forward = 2 * examples * weights
+    backward = 2 * forward - 2 * examples * SIZES[0] * SIZES[1]  # no dL/dx for the input
+    return float(forward + backward)
+
+
+def matmul_rate(threads: int) -> float:
+    """Best float32 GFLOP/s of NumPy's matrix multiply over a few shapes."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    best = 0.0
+    with threadpool_limits(threads):
+        for m, k, n in [(2048, 2048, 2048), (1024, 784, 1024), (4096, 784, 128), (128, 784, 128)]:
+            a = rng.random((m, k), dtype=np.float32)
+            b = rng.random((k, n), dtype=np.float32)
+            out = np.empty((m, n), np.float32)
+            repeats = max(3, int(2e9 / (2 * m * k * n)))
+            np.matmul(a, b, out=out)
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                for _ in range(repeats):
+                    np.matmul(a, b, out=out)
+                times.append((time.perf_counter() - started) / repeats)
+            best = max(best, 2 * m * k * n / min(times) / 1e9)
+    return best
+
+
+def spawn(args, worker: str, batch: int) -> dict:
+    env = dict(os.environ)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[variable] = str(args.threads)
+    command = [sys.executable, __file__, "--worker", worker, "--batch", str(batch),
+               "--epochs", str(args.epochs), "--threads", str(args.threads)]  # fmt: skip
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read()
+    process.stdout.close()
+    if status != 0:
+        raise SystemExit(f"{worker} (batch {batch}) failed with status {status}")
+    result = json.loads(output.strip().splitlines()[-1])
+    result["peak_memory_mb"] = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    result["seconds_per_epoch"] = statistics.median(result["epoch_seconds"])
+    return result
+
+
+def available(worker: str) -> bool:
+    module = {"pytorch": "torch", "scikit-learn": "sklearn"}.get(worker)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--batch", type=int, action="append", help="default: 32 and 128")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--frameworks", default="chainrule,pytorch,scikit-learn")
+    parser.add_argument("--json-out", default="benchmarks/results/speed.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.batch = args.batch[0]
+        return run_worker(args)
+
+    batches = args.batch or [32, 128]
+    rate = matmul_rate(args.threads)
+    floor = epoch_flops(60_000) / (rate * 1e9)
+    print(f"matmul {rate:.1f} GFLOP/s (float32, {args.threads} threads); epoch "
+          f"{epoch_flops(60_000) / 1e9:.1f} GFLOP -> floor {floor:.3f} s/epoch\n")  # fmt: skip
+    results = {}
+    for batch in batches:
+        for worker in args.frameworks.split(","):
+            if not available(worker):
+                print(f"batch {batch:>3}  {worker:<13} not installed, skipped")
+                continue
+            result = spawn(args, worker, batch)
+            results[f"{worker}@{batch}"] = result
+            print(f"batch {batch:>3}  {worker:<13} {result['seconds_per_epoch']:7.3f} s/epoch  "
+                  f"{result['seconds_per_epoch'] / floor:5.2f}x floor  "
+                  f"peak {result['peak_memory_mb']:6.0f} MB  "
+                  f"test acc {result['test_accuracy']:.2%}", flush=True)  # fmt: skip
+    print()
+    targets = []
+    for batch in batches:
+        ours = results.get(f"chainrule@{batch}")
+        torch_result = results.get(f"pytorch@{batch}")
+        if ours and torch_result:
+            speedup = torch_result["seconds_per_epoch"] / ours["seconds_per_epoch"]
+            gap = ours["test_accuracy"] - torch_result["test_accuracy"]
+            print(f"batch {batch}: chainrule is {speedup:.2f}x faster than PyTorch; "
+                  f"accuracy {gap:+.2%} vs PyTorch")  # fmt: skip
+            if batch == 32:
+                targets.append(
+                    ("batch 32: >= 4x faster than PyTorch", speedup >= 4, f"{speedup:.2f}x")
+                )
+        if ours and batch == 128:
+            ratio = ours["seconds_per_epoch"] / floor
+            targets.append(("batch 128: within 1.3x of the floor", ratio <= 1.3, f"{ratio:.2f}x"))
+        if ours:
+            memory = ours["peak_memory_mb"]
+            targets.append(
+                (f"batch {batch}: peak memory < 1 GB", memory < 1024, f"{memory:.0f} MB")
+            )
+    for name, met, value in targets:
+        print(f"  {'met   ' if met else 'MISSED'} {name}: {value}")
+    report = {
+        "machine": {"processor": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count(), "python": platform.python_version(),
+                    "numpy": np.__version__},
+        "threads": args.threads, "epochs": args.epochs,
+        "matmul_gflops": rate, "epoch_gflop": epoch_flops(60_000) / 1e9, "floor_seconds": floor,
+        "results": results,
+        "targets": [{"target": n, "met": m, "value": v} for n, m, v in targets],
+    }  # fmt: skip
+    Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {args.json_out}")
+
+
+if __name__ == "__main__":
+    main()
