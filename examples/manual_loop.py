@@ -20,7 +20,7 @@ import numpy as np
 from chainrule.config import parse_recipe
 from chainrule.model import Sequential
 from chainrule.optim import Optimizer
-from chainrule.train import Trainer
+from chainrule.train import Trainer, blas_threads_for
 
 
 def train_by_hand(
@@ -35,16 +35,19 @@ def train_by_hand(
     """Mini-batch training written out; returns the loss of every step."""
     order_rng = np.random.default_rng(seed)
     step_losses = []
-    for _epoch in range(epochs):
-        order = order_rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            index = order[start : start + batch_size]
-            xb, yb = x[index], y[index]
-            probabilities = model.forward(xb, training=True)  # each layer caches its input
-            loss = model.compute_loss(probabilities, yb)  # data term + L2 term
-            model.backward(yb)  # dL/dz = (p - y)/m at the logits, then layer by layer
-            optimizer.step(model.params.data, model.params.grad_data)
-            step_losses.append(loss.total)
+    # fit caps BLAS threads for small batches; the last bits of a matrix product depend on
+    # how it is split across threads, so bit-identical results need the same cap.
+    with blas_threads_for(batch_size):
+        for _epoch in range(epochs):
+            order = order_rng.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                index = order[start : start + batch_size]
+                xb, yb = x[index], y[index]
+                probabilities = model.forward(xb, training=True)  # layers cache their inputs
+                loss = model.compute_loss(probabilities, yb)  # data term + L2 term
+                model.backward(yb)  # dL/dz = (p - y)/m at the logits, then layer by layer
+                optimizer.step(model.params.data, model.params.grad_data)
+                step_losses.append(loss.total)
     return step_losses
 
 

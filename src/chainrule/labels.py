@@ -38,6 +38,8 @@ def check_labels(
                 + "; pass integer labels or one-hot rows"
             )
     y = y.astype(np.int64, copy=False)
+    if y.size == 0 or (y.min() >= 0 and y.max() < num_classes):  # the common case, 2 passes
+        return y
     outside = np.flatnonzero((y < 0) | (y >= num_classes))
     if outside.size:
         first = outside[0]

@@ -60,6 +60,14 @@ class Loss:
         """The from-logits form of this loss when ``layer`` is its partner activation."""
         return None
 
+    def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
+        """For a from-logits loss: dL/dz given the partner activation's output a = f(z)."""
+        raise NotImplementedError(f"{self.type_name} is not fused with an activation")
+
+    def value_from_activation(self, a: np.ndarray, logits: np.ndarray, target: Any) -> float:
+        """For a from-logits loss: the value, given both a = f(z) and the logits z."""
+        return self.value(logits, target)
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name}
 
@@ -144,12 +152,19 @@ class BinaryCrossEntropy(Loss):
         return float(-np.mean(y * log_a + (1 - y) * log_1ma))
 
     def gradient(self, output: np.ndarray, target: Any) -> np.ndarray:
+        if self.from_logits:
+            return self.gradient_from_activation(sigmoid(output), target)
         y = self.prepare_target(target, output)
         n = output.size
-        if self.from_logits:
-            return (sigmoid(output) - y) / n
         divisor = np.maximum(output * (1 - output), DIVISOR_FLOOR)
         return (output - y) / divisor / n
+
+    def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
+        """dL/dz = (a - y)/(m k) given a = σ(z), already computed by the output layer."""
+        y = self.prepare_target(target, a)
+        delta = a - y
+        delta /= a.size
+        return delta
 
     def fused_with(self, layer: Layer) -> Loss | None:
         if not self.from_logits and isinstance(layer, Sigmoid):
@@ -196,19 +211,39 @@ class CategoricalCrossEntropy(Loss):
         return float(-np.sum(y * log_p) / m)
 
     def gradient(self, output: np.ndarray, target: Any) -> np.ndarray:
+        if self.from_logits:
+            return self.gradient_from_activation(softmax(output), target)
         y = self.prepare_target(target, output)
         m = output.shape[0]
-        if self.from_logits:
-            delta = softmax(output)
-            if y.ndim == 1:
-                delta[np.arange(m), y] -= 1
-            else:
-                delta -= y
-            delta /= m
-            return delta
         if y.ndim == 1:
             y = one_hot(y, output.shape[-1], dtype=output.dtype)
         return -y / np.maximum(output, DIVISOR_FLOOR) / m
+
+    def value_from_activation(self, a: np.ndarray, logits: np.ndarray, target: Any) -> float:
+        """-mean log a_y from the softmax output when no a_y underflowed, else from logits.
+
+        Reading log a_y off the probabilities the output layer already computed skips a
+        second log-sum-exp over the logits; where some a_y is below 1e-30 (a confident
+        mistake) the value comes from the logits, where it stays exact for any logit size.
+        """
+        y = self.prepare_target(target, a)
+        if y.ndim == 1:
+            picked = a[np.arange(a.shape[0]), y]
+            if picked.size and picked.min() > 1e-30:
+                return float(-np.sum(np.log(picked)) / a.shape[0])
+        return self.value(logits, y)
+
+    def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
+        """dL/dz = (a - y)/m given a = softmax(z), already computed by the output layer."""
+        y = self.prepare_target(target, a)
+        m = a.shape[0]
+        delta = a.copy()
+        if y.ndim == 1:
+            delta[np.arange(m), y] -= 1
+        else:
+            delta -= y
+        delta /= m
+        return delta
 
     def fused_with(self, layer: Layer) -> Loss | None:
         if not self.from_logits and isinstance(layer, Softmax):

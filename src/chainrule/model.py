@@ -151,7 +151,14 @@ class Sequential:
     # -- computation --------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Run every layer; returns the network's output (probabilities after softmax)."""
-        a = self._check_input(x)
+        return self.forward_batch(self._check_input(x), training)
+
+    def forward_batch(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """``forward`` without the input checks, for loops that checked their data once.
+
+        ``x`` must already have the model's dtype and input shape and be finite.
+        """
+        a = x
         fused = self._fused_loss is not None
         for layer in self.layers[:-1] if fused else self.layers:
             a = layer.forward(a, training)
@@ -165,7 +172,7 @@ class Sequential:
         """The loss of ``output`` (from ``forward``) against ``y``, plus the L2 term."""
         loss = self._require_loss()
         if self._fused_loss is not None and output is self._cached_output:
-            data = self._fused_loss.value(self._logits, y)
+            data = self._fused_loss.value_from_activation(output, self._logits, y)
         else:
             data = loss.value(output, y)
         return LossBreakdown(data, self.l2.value(self._regularized()))
@@ -184,7 +191,8 @@ class Sequential:
         if self._cached_output is None:
             raise RuntimeError("backward(y) needs a forward(x, training=True) first")
         if self._fused_loss is not None:
-            delta = self._fused_loss.gradient(self._logits, y)
+            # The output activation already computed softmax(z) or σ(z): reuse it.
+            delta = self._fused_loss.gradient_from_activation(self._cached_output, y)
             layers = self.layers[:-1]
         else:
             delta = self.loss.gradient(self._cached_output, y)

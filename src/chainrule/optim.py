@@ -21,9 +21,18 @@ from chainrule.registry import Registry
 
 
 class Optimizer:
-    """Base class. ``step(params, grads)`` applies one update in place."""
+    """Base class. ``step(params, grads)`` applies one update in place.
+
+    Every ``FLUSH_EVERY`` steps, state entries smaller than the smallest normal float are set
+    to zero. A weight whose gradient is always 0 (one fed by an always-black border pixel) has
+    its momentum decay geometrically through the subnormal range, and arithmetic on subnormal
+    numbers is ~25x slower on x86 CPUs: without the flush, such entries slowed whole Adam steps
+    2-3x after the first epoch. What is zeroed is below 1.2e-38 (float32): already zero for
+    every practical purpose.
+    """
 
     type_name: ClassVar[str] = "optimizer"
+    FLUSH_EVERY: ClassVar[int] = 16
 
     def __init__(self, learning_rate: float) -> None:
         self.learning_rate = _check_number(self.type_name, "learning_rate", learning_rate)
@@ -40,6 +49,18 @@ class Optimizer:
             self._allocate(params)
         self.iterations += 1
         self._update(params, grads)
+        if self.iterations % self.FLUSH_EVERY == 0:
+            self._flush_subnormals()
+
+    def state_arrays(self) -> list[np.ndarray]:
+        """The optimizer's per-parameter state buffers (velocity, moments …)."""
+        return []
+
+    def _flush_subnormals(self) -> None:
+        for state in self.state_arrays():
+            tiny = np.finfo(state.dtype).tiny
+            np.abs(state, out=self._scratch)
+            state[self._scratch < tiny] = 0
 
     def _allocate(self, params: np.ndarray) -> None:
         self._scratch = np.empty_like(params)
@@ -95,6 +116,9 @@ class Momentum(Optimizer):
     def _allocate(self, params: np.ndarray) -> None:
         super()._allocate(params)
         self.velocity = np.zeros_like(params)
+
+    def state_arrays(self) -> list[np.ndarray]:
+        return [self.velocity]
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         v = self.velocity
@@ -181,6 +205,9 @@ class RMSProp(Optimizer):
         super()._allocate(params)
         self.mean_square = np.zeros_like(params)
 
+    def state_arrays(self) -> list[np.ndarray]:
+        return [self.mean_square]
+
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         s, step = self.mean_square, self._scratch
         s *= self.rho
@@ -205,8 +232,16 @@ class Adam(Optimizer):
         m̂ = m / (1 - β₁ᵗ),   v̂ = v / (1 - β₂ᵗ)
         θ ← θ - η m̂ / (√v̂ + ε)      ε = 1e-8, added to √v̂ (after bias correction)
 
-    Computed as θ ← θ - (η / (1 - β₁ᵗ)) m / (√v / √(1 - β₂ᵗ) + ε), which is the same
-    expression with the corrections folded into two scalars.
+    Computed in ten whole-buffer passes instead of thirteen: the buffers hold the moments
+    without their (1 - β) factors, M = m / (1 - β₁) and V = v / (1 - β₂), so that
+
+        M ← β₁ M + g,    V ← β₂ V + g²
+        θ ← θ - α M / (√V + ε / s)    with s = √((1 - β₂) / (1 - β₂ᵗ)),
+                                        α = η (1 - β₁) / ((1 - β₁ᵗ) s)
+
+    which is the same expression with every constant folded into two scalars (equal to
+    PyTorch's to rounding: ~1e-16 relative in float64). ``m`` and ``v`` give the moments as
+    the formulas above define them.
     """
 
     type_name = "adam"
@@ -222,32 +257,42 @@ class Adam(Optimizer):
         self.beta1 = _check_fraction(self.type_name, "beta1", beta1)
         self.beta2 = _check_fraction(self.type_name, "beta2", beta2)
         self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
-        self.m: np.ndarray | None = None
-        self.v: np.ndarray | None = None
+        self.scaled_m: np.ndarray | None = None
+        self.scaled_v: np.ndarray | None = None
+
+    @property
+    def m(self) -> np.ndarray | None:
+        """The first moment m = (1 - β₁) M."""
+        return None if self.scaled_m is None else self.scaled_m * (1 - self.beta1)
+
+    @property
+    def v(self) -> np.ndarray | None:
+        """The second moment v = (1 - β₂) V."""
+        return None if self.scaled_v is None else self.scaled_v * (1 - self.beta2)
 
     def _allocate(self, params: np.ndarray) -> None:
         super()._allocate(params)
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.scaled_m = np.zeros_like(params)
+        self.scaled_v = np.zeros_like(params)
+
+    def state_arrays(self) -> list[np.ndarray]:
+        return [self.scaled_m, self.scaled_v]
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         self._decay_weights(params)
-        m, v, step = self.m, self.v, self._scratch
+        big_m, big_v, step = self.scaled_m, self.scaled_v, self._scratch
         t = self.iterations
-        m *= self.beta1
-        np.multiply(grads, 1 - self.beta1, out=step)
-        m += step
-        v *= self.beta2
+        big_m *= self.beta1
+        big_m += grads
         np.multiply(grads, grads, out=step)
-        step *= 1 - self.beta2
-        v += step
-        step_size = self.learning_rate / (1 - self.beta1**t)
-        root_correction = math.sqrt(1 - self.beta2**t)
-        np.sqrt(v, out=step)
-        step /= root_correction
-        step += self.epsilon
-        np.divide(m, step, out=step)
-        step *= step_size
+        big_v *= self.beta2
+        big_v += step
+        s = math.sqrt((1 - self.beta2) / (1 - self.beta2**t))
+        alpha = self.learning_rate * (1 - self.beta1) / ((1 - self.beta1**t) * s)
+        np.sqrt(big_v, out=step)
+        step += self.epsilon / s
+        np.divide(big_m, step, out=step)
+        step *= alpha
         params -= step
 
     def _decay_weights(self, params: np.ndarray) -> None:

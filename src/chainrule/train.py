@@ -9,6 +9,7 @@ reproduces ``fit`` exactly with a hand-written loop.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from chainrule.atomic import atomic_write_text
 from chainrule.callbacks import Callback
@@ -25,6 +27,7 @@ from chainrule.model import Sequential
 from chainrule.optim import Optimizer
 
 MODES = ("minibatch", "stochastic", "batch")
+SMALL_BATCH = 256
 EPOCH_KEYS = (
     "epoch",
     "train_loss",
@@ -104,6 +107,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        blas_threads: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -122,6 +126,7 @@ class Trainer:
         self.seed = seed
         self.callbacks = list(callbacks)
         self.augment = augment
+        self.blas_threads = blas_threads
         if progress:
             from chainrule.progress import ProgressBar
 
@@ -146,6 +151,17 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.examples / self.effective_batch_size(x.shape[0]))
         order_rng = np.random.default_rng(self.seed)
         self.augment_rng = np.random.default_rng([self.seed, 1])
+        with blas_threads_for(self.effective_batch_size(x.shape[0]), self.blas_threads):
+            self._fit_epochs(x, y, validation_data, order_rng)
+        return self.history
+
+    def _fit_epochs(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+        order_rng: np.random.Generator,
+    ) -> None:
         self._call("on_train_begin")
         for epoch in range(self.epochs):
             self._call("on_epoch_begin", epoch)
@@ -159,7 +175,7 @@ class Trainer:
                 "learning_rate": learning_rate,
             }
             if validation_data is not None:
-                val_loss, val_accuracy = self.evaluate(*validation_data)
+                val_loss, val_accuracy = self._evaluate_checked(*validation_data)
                 logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
             logs["seconds"] = time.perf_counter() - started
             self.history.append(logs)
@@ -167,7 +183,6 @@ class Trainer:
             if self.stop_training:
                 break
         self._call("on_train_end")
-        return self.history
 
     def _run_epoch(
         self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator
@@ -184,7 +199,7 @@ class Trainer:
     def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
         model = self.model
-        output = model.forward(xb, training=True)
+        output = model.forward_batch(xb, training=True)  # fit checked the data once
         loss = model.compute_loss(output, yb).total
         model.backward(yb)
         self.optimizer.step(model.params.data, model.params.grad_data)
@@ -194,11 +209,16 @@ class Trainer:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
         """Mean data loss (plus the L2 term) and accuracy over ``x``, in inference mode."""
+        return self._evaluate_checked(*self._check_data(x, y, "evaluation"), batch_size)
+
+    def _evaluate_checked(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048
+    ) -> tuple[float, float]:
         model = self.model
         total_loss, correct = 0.0, 0
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            output = model.forward(xb, training=False)
+            output = model.forward_batch(xb, training=False)
             total_loss += model.compute_loss(output, yb).data * xb.shape[0]
             correct += count_correct(output, yb)
         l2 = model.l2.value(model.params.data[: model.params.n_regularized])
@@ -234,6 +254,21 @@ class Trainer:
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args, self)
+
+
+def blas_threads_for(
+    batch_size: int, threads: int | None = None
+) -> contextlib.AbstractContextManager:
+    """The BLAS thread cap ``Trainer.fit`` trains under (see ``Trainer``), as a context.
+
+    A matrix product's last bits depend on how it is split across threads, so a loop that
+    must reproduce ``fit`` bit for bit runs under the same cap.
+    """
+    if threads is None and batch_size <= SMALL_BATCH:
+        threads = 1
+    if threads is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def iterate_batches(

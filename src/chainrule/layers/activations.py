@@ -190,8 +190,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax; subtracting the row max leaves it unchanged and avoids overflow."""
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    e = np.exp(shifted)
+    e = z - np.max(z, axis=-1, keepdims=True)
+    np.exp(e, out=e)
     e /= np.sum(e, axis=-1, keepdims=True)
     return e
 
