@@ -116,3 +116,59 @@ def test_datasets_list_and_info(shared_data, capsys):
     assert "26,421,880" in info  # the official download size, from the registry
     assert main(["datasets", "info"]) == 2
     assert "needs a dataset name" in capsys.readouterr().err
+
+
+# -- explain, derive, graph --------------------------------------------------------------------
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_explain_prints_the_worked_example(capsys):
+    assert (
+        main(["explain", str(EXAMPLES / "relu-tanh-sigmoid-mse.yaml"), "--paths", "W1[1,1]"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "a1[1] = ReLU(0.3*0.1 + 0.5*0.2 + 0.8*0.2 + 0.2) = ReLU(0.49) = 0.49" in out
+
+
+def test_explain_writes_latex_to_a_file(tmp_path, capsys):
+    out = tmp_path / "worked.tex"
+    spec = str(EXAMPLES / "softmax-categorical-crossentropy.yaml")
+    assert main(["explain", spec, "--format", "latex", "--out", str(out)]) == 0
+    assert out.read_text().count("\\begin{") == out.read_text().count("\\end{")
+
+
+def test_explain_bad_spec_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "input: [1, 2]\ntarget: [1]\nlayers:\n  - {activation: relux, W: [[1, 2]], b: [0]}\nloss: mse\n"
+    )
+    assert main(["explain", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "relux" in err
+
+
+def test_derive_from_the_command_line_and_from_a_recipe(capsys):
+    assert (
+        main(["derive", "--arch", "784-64-10", "--activation", "sigmoid", "--optimizer", "adam"])
+        == 0
+    )
+    markdown = capsys.readouterr().out
+    assert "784 \\times 64" in markdown
+    assert main(["derive", str(RECIPE), "--format", "text"]) == 0
+    assert "δ" in capsys.readouterr().out
+    assert main(["derive", "--arch", "784-x"]) == 2
+    assert "--arch takes layer sizes" in capsys.readouterr().err
+
+
+def test_graph_of_a_recipe_and_diagram_of_a_spec(tmp_path, capsys):
+    out = tmp_path / "g"
+    assert (
+        main(["graph", str(RECIPE), "--backward", "--out", str(out), "--engine", "matplotlib"]) == 0
+    )
+    assert (tmp_path / "g-backward.png").stat().st_size > 0
+    spec = str(EXAMPLES / "relu-tanh-sigmoid-mse.yaml")
+    assert main(["graph", spec, "--diagram", "--out", str(out), "--formats", "png"]) == 0
+    assert (tmp_path / "g-network.png").stat().st_size > 0
+    assert main(["graph", str(RECIPE), "--diagram", "--out", str(out)]) == 2  # 784 inputs: too big
+    assert "computation graph" in capsys.readouterr().err

@@ -132,6 +132,105 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from chainrule.explain import explain
+
+    text = explain(args.spec, digits=args.digits, fmt=args.format, paths=args.paths or None)
+    _emit(text, args.out)
+    return 0
+
+
+def _derive(args: argparse.Namespace) -> int:
+    from chainrule.config import load_recipe, parse_recipe
+    from chainrule.explain.derivation import derive
+
+    overrides = list(args.set)
+    if args.arch:
+        sizes = _parse_arch(args.arch)
+        overrides += [
+            f"model.input_shape=[{sizes[0]}]",
+            f"model.hidden={sizes[1:-1]}",
+            f"model.outputs={sizes[-1]}",
+        ]
+    for key, value in (
+        ("model.activation", args.activation),
+        ("model.output", args.output),
+        ("model.loss", args.loss),
+        ("training.optimizer", args.optimizer),
+    ):
+        if value:
+            overrides.append(f"{key}={value}")
+    recipe = (
+        load_recipe(args.recipe, overrides)
+        if args.recipe
+        else parse_recipe({}, "<command line>", overrides)
+    )
+    model = recipe.build_model()
+    _emit(derive(model, recipe.build_optimizer(), fmt=args.format), args.out)
+    return 0
+
+
+def _parse_arch(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.replace("x", "-").split("-")]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise CommandError(f"--arch takes layer sizes like 784-64-10, got {text!r}")
+    return sizes
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from chainrule.explain.graph import network_diagram, render_graph
+
+    model = _model_from_recipe_or_spec(Path(args.source))
+    out = Path(args.out) if args.out else Path(args.source).with_suffix("")
+    formats = tuple(part.strip() for part in args.formats.split(",") if part.strip())
+    if args.diagram:
+        written = network_diagram(model, out.with_name(out.name + "-network"), formats=formats)
+    else:
+        suffix = "-backward" if args.backward else "-forward"
+        written = render_graph(
+            model,
+            out.with_name(out.name + suffix),
+            backward=args.backward,
+            formats=formats,
+            engine=args.engine,
+        )
+    for path in written:
+        print(path)
+    return 0
+
+
+def _model_from_recipe_or_spec(path: Path):
+    """A worked-example spec (explicit weights) or a recipe, told apart by their keys."""
+    import yaml
+
+    from chainrule.config import load_recipe
+
+    if not path.is_file():
+        raise FileNotFoundError(f"file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise CommandError(f"{path}: not valid YAML: {error}") from None
+    if isinstance(raw, dict) and "input" in raw and "model" not in raw:
+        from chainrule.explain import load_spec
+
+        return load_spec(path).to_model()
+    return load_recipe(path).build_model()
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        from chainrule.atomic import atomic_write_text
+
+        atomic_write_text(out, text if text.endswith("\n") else text + "\n")
+        print(f"written: {out}")
+    else:
+        print(text)
+
+
 def _on_disk(name: str, args: argparse.Namespace) -> dict:
     """Each split of ``name`` found on disk (no download, no error for missing splits)."""
     from chainrule.data import DatasetNotFoundError, locate
@@ -238,6 +337,66 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_argument("--cache-dir", metavar="DIR", help="download here (fetch)")
     datasets.add_argument("--quiet", action="store_true", help="no progress bar")
     datasets.set_defaults(handler=_datasets)
+
+    explain = commands.add_parser(
+        "explain",
+        help="backpropagation worked by hand on a tiny network with explicit numbers",
+        description="Work a tiny network (explicit weights, textbook layout z = Wx + b) "
+        "through the forward pass, the loss, the backward pass and the update, every number "
+        "with its arithmetic, checked against the engine and finite differences.",
+    )
+    explain.add_argument("spec", metavar="SPEC", help="worked-example YAML (see examples/)")
+    explain.add_argument("--digits", type=int, default=4, help="digits shown (default 4)")
+    explain.add_argument(
+        "--format", choices=("text", "markdown", "latex"), default="text", help="output format"
+    )
+    explain.add_argument(
+        "--paths",
+        action="append",
+        metavar="PARAM",
+        help="list every chain-rule path from the loss to PARAM, e.g. 'W1[1,1]' (repeatable)",
+    )
+    explain.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    explain.set_defaults(handler=_explain)
+
+    derive = commands.add_parser(
+        "derive",
+        help="the vectorized equations of one training step, with every matrix shape",
+        description="The general equations of one training step (forward, output delta, "
+        "delta recursion, gradients, update rule) for a recipe's architecture, or one given "
+        "with --arch/--activation/--loss/--optimizer.",
+    )
+    derive.add_argument("recipe", nargs="?", metavar="RECIPE", help="recipe YAML (optional)")
+    derive.add_argument("--arch", help="layer sizes, e.g. 784-64-10")
+    derive.add_argument("--activation", help="hidden activation, e.g. sigmoid")
+    derive.add_argument("--output", choices=("softmax", "sigmoid", "identity"))
+    derive.add_argument("--loss", help="mse, binary_crossentropy, categorical_crossentropy")
+    derive.add_argument(
+        "--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"
+    )
+    derive.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    derive.add_argument(
+        "--format", choices=("markdown", "latex", "text"), default="markdown", help="output format"
+    )
+    derive.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    derive.set_defaults(handler=_derive)
+
+    graph = commands.add_parser(
+        "graph",
+        help="draw the forward or backward computation graph, or the network diagram",
+        description="Draw the computation graph of a recipe's or spec's network (Graphviz "
+        "when installed, else matplotlib), or with --diagram the classic neurons-and-weights "
+        "picture of a small network.",
+    )
+    graph.add_argument("source", metavar="RECIPE|SPEC")
+    graph.add_argument("--backward", action="store_true", help="the backward graph")
+    graph.add_argument("--diagram", action="store_true", help="neurons and weighted edges")
+    graph.add_argument("--out", metavar="PATH", help="output path without suffix")
+    graph.add_argument("--formats", default="svg,png", help="comma-separated: svg,png,pdf,dot")
+    graph.add_argument(
+        "--engine", choices=("auto", "graphviz", "matplotlib"), default="auto", help="renderer"
+    )
+    graph.set_defaults(handler=_graph)
     return parser
 
 
@@ -247,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (CommandError, ValueError, TypeError, FileNotFoundError) as error:
+    except (CommandError, ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         message = getattr(error, "summary", None) or str(error) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

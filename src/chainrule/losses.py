@@ -302,7 +302,7 @@ def _dense_target(target: Any, output: np.ndarray, where: str, allow_labels: boo
     return y
 
 
-LOSSES: Registry[type[Loss]] = Registry("loss")
+LOSSES: Registry[type[Loss]] = Registry("loss", plural="losses")
 LOSSES.register("mse", MeanSquaredError, aliases=("mean_squared_error", "quadratic"))
 LOSSES.register(
     "binary_crossentropy",

@@ -16,8 +16,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A table of named factories for one kind of object."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._factories: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
 
@@ -39,7 +40,7 @@ class Registry(Generic[T]):
         key = self._aliases.get(key, key)
         if key not in self._factories:
             raise ValueError(
-                f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self.names())}"
+                f"unknown {self.kind} {name!r}; valid {self.plural}: {', '.join(self.names())}"
             )
         return key
 

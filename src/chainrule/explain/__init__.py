@@ -1,0 +1,59 @@
+"""``chainrule explain``: a tiny network with explicit numbers, worked out by hand.
+
+>>> print(explain("examples/relu-tanh-sigmoid-mse.yaml", paths=["W1[1,1]"]))  # doctest: +SKIP
+
+prints every forward value with its arithmetic, the loss with its convention, every local
+derivative, delta and gradient (formula, then numbers), the chain-rule paths to a chosen
+parameter, the update, and a check of the gradients against the engine's own backward pass and
+against finite differences. Modules:
+
+* ``spec``     the YAML schema (textbook layout, rows = output neurons), ``load_spec``;
+* ``worked``   the float64 computation: a record of every number and its formula;
+* ``paths``    the chain-rule paths from the loss to one parameter;
+* ``render``   text, Markdown and LaTeX renderers of that record;
+* ``expr``     the small expression printer the renderers share.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainrule.explain.render import FORMATS, render
+from chainrule.explain.spec import ExplainSpec, SpecError, load_spec, parse_spec
+from chainrule.explain.worked import WorkedExample, compute
+
+
+def explain(
+    spec_path: str | Path,
+    *,
+    digits: int = 4,
+    fmt: str = "text",
+    paths: list[str] | None = None,
+) -> str:
+    """The whole worked example for the spec file ``spec_path``, as ``fmt`` text.
+
+    ``digits``: significant digits shown (numbers are computed in float64 regardless);
+    ``fmt``: ``"text"``, ``"markdown"`` or ``"latex"``; ``paths``: parameters in textbook
+    indices (``["W1[1,1]", "b2[1]"]``) whose chain-rule paths to print. A bad spec or argument
+    raises ``ValueError`` (``SpecError``) with one message; a missing file ``FileNotFoundError``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise ValueError(f"--digits must be an integer from 1 to 17, got {digits!r}")
+    spec = load_spec(spec_path)
+    record = compute(spec, paths=paths, source=str(spec_path))
+    return render(record, fmt=fmt, digits=digits)
+
+
+__all__ = [
+    "FORMATS",
+    "ExplainSpec",
+    "SpecError",
+    "WorkedExample",
+    "compute",
+    "explain",
+    "load_spec",
+    "parse_spec",
+    "render",
+]
