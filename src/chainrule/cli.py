@@ -204,17 +204,13 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _model_from_recipe_or_spec(path: Path):
     """A worked-example spec (explicit weights) or a recipe, told apart by their keys."""
-    import yaml
-
     from chainrule.config import load_recipe
+    from chainrule.yamlfile import read_yaml_mapping
 
     if not path.is_file():
         raise FileNotFoundError(f"file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise CommandError(f"{path}: not valid YAML: {error}") from None
-    if isinstance(raw, dict) and "input" in raw and "model" not in raw:
+    raw = read_yaml_mapping(path, "a recipe or spec")
+    if "input" in raw and "model" not in raw:
         from chainrule.explain import load_spec
 
         return load_spec(path).to_model()

@@ -47,6 +47,7 @@ from chainrule.layers import (
 from chainrule.losses import LOSSES, get_loss
 from chainrule.model import Sequential
 from chainrule.optim import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.yamlfile import read_yaml_mapping
 
 NameOrSpec = Union[str, dict[str, Any]]  # noqa: UP007 - pydantic reads this at runtime
 
@@ -241,14 +242,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise RecipeError(f"{path}: not valid YAML: {error}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of keys, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "a recipe", RecipeError)
     return parse_recipe(raw, source=str(path), overrides=overrides)
 
 

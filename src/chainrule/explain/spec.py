@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chainrule.layers import ACTIVATIONS, Activation, Dense, get_activation
 from chainrule.losses import LOSSES
 from chainrule.model import Sequential
 from chainrule.optim import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.yamlfile import read_yaml_mapping
 
 #: Optimizers whose update the worked example writes out (canonical registry names).
 EXPLAINED_OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -401,12 +401,7 @@ def load_spec(path: str | Path) -> ExplainSpec:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"explain spec not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a spec is a mapping of keys (input, target, layers, ...)")
+    raw = read_yaml_mapping(path, "a spec", SpecError, keys="input, target, layers, ...")
     return parse_spec(raw, source=str(path))
 
 
