@@ -336,7 +336,29 @@ class Sequential:
         """A copy of this model with every parameter in ``dtype`` (e.g. float64 for checks)."""
         copy = Sequential.from_config(self.get_config(), dtype=dtype)
         copy.params.data[...] = self.params.data
+        copy.set_layer_states(self.layer_states())
         return copy
+
+    def layer_states(self) -> dict[str, np.ndarray]:
+        """State that layers keep besides parameters (running statistics …), by name.
+
+        Layers with such state have ``get_state()``/``set_state()``; the optimizer never
+        touches it, and model files store it as ``<layer>.state.<key>``.
+        """
+        states = {}
+        for layer in self.layers:
+            if hasattr(layer, "get_state"):
+                for key, value in layer.get_state().items():
+                    states[f"{layer.name}.state.{key}"] = np.array(value)
+        return states
+
+    def set_layer_states(self, states: dict[str, np.ndarray]) -> None:
+        for layer in self.layers:
+            if hasattr(layer, "set_state"):
+                prefix = f"{layer.name}.state."
+                mine = {k[len(prefix) :]: v for k, v in states.items() if k.startswith(prefix)}
+                if mine:
+                    layer.set_state(mine)
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write weights and architecture to a safetensors file (atomically)."""

@@ -1,7 +1,8 @@
 """Model files: safetensors, with the architecture and extras as JSON metadata.
 
 A model file is a safetensors file whose tensors are the parameters, named as in the model
-(``dense_1.W``, ``dense_1.b`` …), and whose string metadata holds:
+(``dense_1.W``, ``dense_1.b`` …) plus any layer state that is not a parameter (a batch norm's
+running statistics, ``batch_norm_1.state.running_mean``), and whose string metadata holds:
 
     format          "chainrule-model"
     format_version  "1"
@@ -47,6 +48,7 @@ def save_model(model: Sequential, path: str | Path, extra: dict[str, Any] | None
         "extra": extra_json,
     }
     tensors = {name: np.ascontiguousarray(array) for name, array in model.params.items()}
+    tensors.update(model.layer_states())
     return atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
@@ -65,7 +67,8 @@ def load_model(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
         model = Sequential.from_config(metadata["model"])
     except (ValueError, TypeError) as error:
         raise ValueError(f"{path}: the stored architecture is invalid: {error}") from None
-    expected = set(model.params.keys())
+    states = model.layer_states()
+    expected = set(model.params.keys()) | set(states)
     if set(tensors) != expected:
         missing = sorted(expected - set(tensors))
         unexpected = sorted(set(tensors) - expected)
@@ -74,13 +77,14 @@ def load_model(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
             f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(unexpected) or 'none'})"
         )
     for name, array in tensors.items():
-        target = model.params[name]
+        target = states[name] if name in states else model.params[name]
         if array.shape != target.shape or array.dtype != target.dtype:
             raise ValueError(
                 f"{path}: tensor {name!r} is {array.dtype}{list(array.shape)}, the architecture "
                 f"needs {target.dtype}{list(target.shape)}"
             )
         target[...] = array
+    model.set_layer_states({name: tensors[name] for name in states})
     return model, metadata["extra"]
 
 
@@ -90,7 +94,8 @@ def _open(path: Path, with_tensors: bool = False) -> tuple[dict[str, Any], dict[
     try:
         with safe_open(str(path), framework="numpy") as handle:
             raw = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 - not a dict if with_tensors else {}
+            names = list(handle.keys()) if with_tensors else []
+            tensors = {name: handle.get_tensor(name) for name in names}
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(
             f"{path}: not a readable model file (corrupt or not safetensors): {error}"
