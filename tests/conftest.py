@@ -16,7 +16,7 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The offline datasets (``../shared/data``); tests that need them skip without them."""
     if not SHARED_DATA.is_dir():

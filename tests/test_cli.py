@@ -172,3 +172,39 @@ def test_graph_of_a_recipe_and_diagram_of_a_spec(tmp_path, capsys):
     assert (tmp_path / "g-network.png").stat().st_size > 0
     assert main(["graph", str(RECIPE), "--diagram", "--out", str(out)]) == 2  # 784 inputs: too big
     assert "computation graph" in capsys.readouterr().err
+
+
+def test_resume_continues_a_run_to_the_same_numbers(digits_dir, tmp_path, capsys):
+    common = ["--dataset", str(digits_dir), "--quiet", "--set", "data.train_limit=600"]
+    straight = tmp_path / "straight"
+    assert (
+        main(["train", str(RECIPE), "--out", str(straight), "--set", "training.epochs=3", *common])
+        == 0
+    )
+    stopped = tmp_path / "stopped"
+    assert (
+        main(["train", str(RECIPE), "--out", str(stopped), "--set", "training.epochs=1", *common])
+        == 0
+    )
+    assert main(["train", "--resume", str(stopped), "--set", "training.epochs=3", *common]) == 0
+    first = (straight / "history.csv").read_text().splitlines()
+    second = (stopped / "history.csv").read_text().splitlines()
+    strip_seconds = lambda lines: [line.rsplit(",", 1)[0] for line in lines]  # noqa: E731
+    assert strip_seconds(first) == strip_seconds(second)
+    assert (straight / "model.safetensors").read_bytes() != b""
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_divergence_exits_3_with_advice(digits_dir, tmp_path, capsys):
+    code = main(
+        ["train", str(RECIPE), "--dataset", str(digits_dir), "--out", str(tmp_path / "r"), "--quiet",
+         "--set", "data.preprocessing=none", "--set", "model.activation=identity",
+         "--set", "model.output=identity", "--set", "model.loss=mse",
+         "--set", "training.optimizer={name: sgd, learning_rate: 10}"]
+    )  # fmt: skip
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "diverged at epoch 1" in err
+    assert "lower learning rate" in err
+    assert (tmp_path / "r" / "history.csv").is_file()

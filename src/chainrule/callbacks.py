@@ -32,6 +32,13 @@ class Callback:
     def on_train_end(self, trainer: Any) -> None:
         pass
 
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, JSON-ready scalars) a checkpoint keeps to resume this callback exactly."""
+        return {}, {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        """Restore ``state_dict``'s output; called after ``on_train_begin`` on resume."""
+
 
 class Monitor:
     """Tracks the best value of one logged quantity; lower is better for losses."""
@@ -124,6 +131,24 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer: Any) -> None:
         if self.restore_best_weights and self._best_params is not None:
             trainer.model.params.data[...] = self._best_params
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {} if self._best_params is None else {"best_params": self._best_params.copy()}
+        scalars = {
+            "best": self.monitor.best,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+        }
+        return arrays, scalars
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        self.monitor.best = float(scalars["best"])
+        self.wait = int(scalars["wait"])
+        self.best_epoch = scalars["best_epoch"]
+        self.stopped_epoch = scalars["stopped_epoch"]
+        if "best_params" in arrays:
+            self._best_params = np.array(arrays["best_params"])
 
 
 CALLBACKS = {"early_stopping": EarlyStopping}

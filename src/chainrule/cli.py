@@ -16,6 +16,7 @@ from pathlib import Path
 from chainrule import __version__
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 class CommandError(Exception):
@@ -50,13 +51,24 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.set)
     if args.dataset:
         overrides.append(f"data.dataset={args.dataset}")
-    recipe = load_recipe(args.recipe, overrides)
+    if args.resume:
+        if args.recipe or args.out:
+            raise CommandError("--resume RUN_DIR takes no RECIPE or --out: the run has both")
+        from chainrule.run import latest_checkpoint
+
+        latest_checkpoint(Path(args.resume))  # a clear error before any data is loaded
+        recipe = load_recipe(Path(args.resume) / "recipe.yaml", overrides)
+    elif not args.recipe:
+        raise CommandError("give a RECIPE to train, or --resume RUN_DIR to continue a run")
+    else:
+        recipe = load_recipe(args.recipe, overrides)
     result = train_recipe(
         recipe,
-        out_dir=args.out,
+        out_dir=args.resume or args.out,
         data_dir=args.data_dir,
         download=not args.offline,
         progress=not (args.quiet or args.json),
+        resume=bool(args.resume),
     )
     metrics = result.metrics
     if args.json:
@@ -283,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         "resolved recipe, history.csv, metrics.json, model.safetensors, figures/, report.md "
         "and report.html.",
     )
-    train.add_argument("recipe", metavar="RECIPE", help="recipe YAML file")
+    train.add_argument("recipe", metavar="RECIPE", nargs="?", help="recipe YAML file")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue a stopped run from its newest checkpoint"
+    )
     train.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, or a folder of IDX files")
     _add_data_arguments(train)
     train.add_argument("--out", metavar="DIR", help="run directory (default: runs/<recipe name>)")
@@ -400,14 +415,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    from chainrule.train import TrainingDiverged
+
     try:
         return handler(args)
+    except TrainingDiverged as error:
+        print(f"chainrule {args.command}: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
     except (CommandError, ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
         message = getattr(error, "summary", None) or str(error) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        hint = ""
+        if args.command == "train":
+            hint = "; the last epoch's checkpoint is kept: chainrule train --resume RUN_DIR"
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -33,10 +33,16 @@ class Optimizer:
 
     type_name: ClassVar[str] = "optimizer"
     FLUSH_EVERY: ClassVar[int] = 16
+    #: Names of the per-parameter state buffers (saved in checkpoints).
+    STATE: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, learning_rate: float) -> None:
+    def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
         self.learning_rate = _check_number(self.type_name, "learning_rate", learning_rate)
+        self.clip_norm = (
+            None if clip_norm is None else _check_number(self.type_name, "clip_norm", clip_norm)
+        )
         self.iterations = 0
+        self.last_grad_norm: float | None = None
         self._scratch: np.ndarray | None = None
 
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -47,14 +53,49 @@ class Optimizer:
             )
         if self._scratch is None or self._scratch.shape != params.shape:
             self._allocate(params)
+        if self.clip_norm is not None:
+            self._clip(grads)
         self.iterations += 1
         self._update(params, grads)
         if self.iterations % self.FLUSH_EVERY == 0:
             self._flush_subnormals()
 
+    def _clip(self, grads: np.ndarray) -> None:
+        """Rescale the whole gradient when its L2 norm exceeds ``clip_norm``, in place.
+
+        PyTorch's ``clip_grad_norm_``: g ← g · c / (‖g‖ + 1e-6) when that factor is below 1.
+        One direction, shorter: a single huge gradient cannot throw the weights far away.
+        """
+        norm = math.sqrt(float(np.dot(grads, grads)))
+        self.last_grad_norm = norm
+        factor = self.clip_norm / (norm + 1e-6)
+        if factor < 1.0:
+            grads *= factor
+
     def state_arrays(self) -> list[np.ndarray]:
         """The optimizer's per-parameter state buffers (velocity, moments …)."""
-        return []
+        return [getattr(self, name) for name in self.STATE if getattr(self, name) is not None]
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(buffers by name, scalars): everything a checkpoint needs to continue exactly."""
+        arrays = {name: np.array(getattr(self, name)) for name in self.STATE
+                  if getattr(self, name) is not None}  # fmt: skip
+        return arrays, {"iterations": self.iterations, "learning_rate": self.learning_rate}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` gave; buffers must match the parameter count."""
+        self.iterations = int(scalars["iterations"])
+        self.learning_rate = float(scalars["learning_rate"])
+        if not arrays:
+            return
+        sizes = {array.shape for array in arrays.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"{self.type_name}: checkpoint buffers differ in size: {sizes}")
+        self._allocate(np.empty(next(iter(sizes)), dtype=next(iter(arrays.values())).dtype))
+        for name in self.STATE:
+            if name not in arrays:
+                raise ValueError(f"{self.type_name}: checkpoint lacks the state buffer {name!r}")
+            getattr(self, name)[...] = arrays[name]
 
     def _flush_subnormals(self) -> None:
         for state in self.state_arrays():
@@ -69,7 +110,10 @@ class Optimizer:
         raise NotImplementedError
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate}
+        hyper = {"learning_rate": self.learning_rate}
+        if self.clip_norm is not None:
+            hyper["clip_norm"] = self.clip_norm
+        return hyper
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name, **self.hyperparameters()}
@@ -88,8 +132,8 @@ class SGD(Optimizer):
 
     type_name = "sgd"
 
-    def __init__(self, learning_rate: float = 0.01) -> None:
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate: float = 0.01, clip_norm: float | None = None) -> None:
+        super().__init__(learning_rate, clip_norm)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         np.multiply(grads, self.learning_rate, out=self._scratch)
@@ -107,18 +151,18 @@ class Momentum(Optimizer):
     """
 
     type_name = "momentum"
+    STATE = ("velocity",)
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(learning_rate)
+    def __init__(
+        self, learning_rate: float = 0.01, momentum: float = 0.9, clip_norm: float | None = None
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
         self.momentum = _check_fraction(self.type_name, "momentum", momentum)
         self.velocity: np.ndarray | None = None
 
     def _allocate(self, params: np.ndarray) -> None:
         super()._allocate(params)
         self.velocity = np.zeros_like(params)
-
-    def state_arrays(self) -> list[np.ndarray]:
-        return [self.velocity]
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         v = self.velocity
@@ -161,9 +205,12 @@ class AdaGrad(Optimizer):
     """
 
     type_name = "adagrad"
+    STATE = ("sum_of_squares",)
 
-    def __init__(self, learning_rate: float = 0.01, epsilon: float = 1e-10) -> None:
-        super().__init__(learning_rate)
+    def __init__(
+        self, learning_rate: float = 0.01, epsilon: float = 1e-10, clip_norm: float | None = None
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
         self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
         self.sum_of_squares: np.ndarray | None = None
 
@@ -194,9 +241,16 @@ class RMSProp(Optimizer):
     """
 
     type_name = "rmsprop"
+    STATE = ("mean_square",)
 
-    def __init__(self, learning_rate: float = 0.01, rho: float = 0.99, epsilon: float = 1e-8):
-        super().__init__(learning_rate)
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        rho: float = 0.99,
+        epsilon: float = 1e-8,
+        clip_norm: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, clip_norm)
         self.rho = _check_fraction(self.type_name, "rho", rho)
         self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
         self.mean_square: np.ndarray | None = None
@@ -204,9 +258,6 @@ class RMSProp(Optimizer):
     def _allocate(self, params: np.ndarray) -> None:
         super()._allocate(params)
         self.mean_square = np.zeros_like(params)
-
-    def state_arrays(self) -> list[np.ndarray]:
-        return [self.mean_square]
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         s, step = self.mean_square, self._scratch
@@ -245,6 +296,7 @@ class Adam(Optimizer):
     """
 
     type_name = "adam"
+    STATE = ("scaled_m", "scaled_v")
 
     def __init__(
         self,
@@ -252,8 +304,9 @@ class Adam(Optimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
+        clip_norm: float | None = None,
     ) -> None:
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, clip_norm)
         self.beta1 = _check_fraction(self.type_name, "beta1", beta1)
         self.beta2 = _check_fraction(self.type_name, "beta2", beta2)
         self.epsilon = _check_number(self.type_name, "epsilon", epsilon)
@@ -274,9 +327,6 @@ class Adam(Optimizer):
         super()._allocate(params)
         self.scaled_m = np.zeros_like(params)
         self.scaled_v = np.zeros_like(params)
-
-    def state_arrays(self) -> list[np.ndarray]:
-        return [self.scaled_m, self.scaled_v]
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         self._decay_weights(params)
@@ -327,8 +377,9 @@ class AdamW(Adam):
         beta2: float = 0.999,
         epsilon: float = 1e-8,
         weight_decay: float = 0.01,
+        clip_norm: float | None = None,
     ) -> None:
-        super().__init__(learning_rate, beta1, beta2, epsilon)
+        super().__init__(learning_rate, beta1, beta2, epsilon, clip_norm)
         self.weight_decay = _check_number(self.type_name, "weight_decay", weight_decay, zero=True)
 
     def _decay_weights(self, params: np.ndarray) -> None:

@@ -32,7 +32,7 @@ from chainrule.model import Sequential
 from chainrule.model_file import load_model
 from chainrule.preprocessing import Preprocessing
 from chainrule.schedules import get_schedule
-from chainrule.train import History, Trainer
+from chainrule.train import History, Trainer, TrainingDiverged
 
 
 @dataclass
@@ -162,8 +162,14 @@ def train_recipe(
     download: bool = True,
     progress: bool = True,
     figures: bool = True,
+    resume: bool = False,
 ) -> RunResult:
-    """Train the recipe's model and write the run directory (see the module docstring)."""
+    """Train the recipe's model and write the run directory (see the module docstring).
+
+    Every epoch leaves a checkpoint in ``<run>/checkpoints``; ``resume=True`` continues the
+    run in ``out_dir`` from its newest one. A run whose loss or gradient turns non-finite
+    raises ``TrainingDiverged`` after writing its history up to that point.
+    """
     data = prepare_data(recipe, data_dir, download, progress)
     model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
     optimizer = recipe.build_optimizer()
@@ -188,13 +194,24 @@ def train_recipe(
         progress=progress,
         augment=build_augmentation(recipe, data.preprocessing),
     )
-    directory = _new_run_directory(out_dir, recipe.name)
-    atomic_write_text(
-        directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
-    )
+    if resume:
+        directory = Path(out_dir)
+        resume_from = latest_checkpoint(directory)
+    else:
+        directory = _new_run_directory(out_dir, recipe.name)
+        resume_from = None
+        atomic_write_text(
+            directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
+        )
+    trainer.checkpoint_dir = directory / "checkpoints"
     started = time.perf_counter()
     validation = (data.x_val, data.y_val) if has_validation else None
-    history = trainer.fit(data.x_train, data.y_train, validation)
+    try:
+        history = trainer.fit(data.x_train, data.y_train, validation, resume_from=resume_from)
+    except TrainingDiverged:
+        trainer.history.to_csv(directory / "history.csv")
+        trainer.history.steps_to_csv(directory / "steps.csv")
+        raise
     train_seconds = time.perf_counter() - started
     history.to_csv(directory / "history.csv")
     history.steps_to_csv(directory / "steps.csv")
@@ -377,6 +394,18 @@ def evaluate_model(
 
 class _NoOptimizer:
     learning_rate = 0.0
+
+
+def latest_checkpoint(directory: Path) -> Path:
+    """The newest epoch checkpoint of a run directory, or a clear error."""
+    if not (directory / "recipe.yaml").is_file():
+        raise FileNotFoundError(f"{directory} is not a run directory (no recipe.yaml) to resume")
+    checkpoints = sorted((directory / "checkpoints").glob("epoch-*.safetensors"))
+    if not checkpoints:
+        raise FileNotFoundError(
+            f"{directory} has no checkpoint to resume from (checkpoints/epoch-*.safetensors)"
+        )
+    return checkpoints[-1]
 
 
 def _new_run_directory(out_dir: str | Path | None, name: str) -> Path:

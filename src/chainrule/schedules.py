@@ -37,6 +37,12 @@ class Schedule(Callback):
     def rate(self, epoch: int, base: float) -> float:
         raise NotImplementedError
 
+    def state_dict(self) -> tuple[dict, dict[str, Any]]:
+        return {}, {"base_learning_rate": self.base_learning_rate}
+
+    def load_state_dict(self, arrays: dict, scalars: dict[str, Any]) -> None:
+        self.base_learning_rate = float(scalars["base_learning_rate"])
+
 
 class StepDecay(Schedule):
     type_name = "step"
@@ -120,6 +126,18 @@ class ReduceOnPlateau(Callback):
             )
             self.wait = 0
             self.cooldown_left = self.cooldown
+
+    def state_dict(self) -> tuple[dict, dict[str, Any]]:
+        return {}, {
+            "best": self.monitor.best,
+            "wait": self.wait,
+            "cooldown_left": self.cooldown_left,
+        }
+
+    def load_state_dict(self, arrays: dict, scalars: dict[str, Any]) -> None:
+        self.monitor.best = float(scalars["best"])
+        self.wait = int(scalars["wait"])
+        self.cooldown_left = int(scalars["cooldown_left"])
 
 
 def _positive(schedule: str, argument: str, value: Any) -> float:

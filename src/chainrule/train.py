@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from chainrule.atomic import atomic_write_text
 from chainrule.callbacks import Callback
+from chainrule.checkpoint import Checkpoint, generator_state, restore_generator
 from chainrule.model import Sequential
 from chainrule.optim import Optimizer
 
@@ -108,6 +109,8 @@ class Trainer:
         progress: bool = True,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         blas_threads: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        keep_last: int = 2,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -127,10 +130,16 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.augment = augment
         self.blas_threads = blas_threads
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+        self.keep_last = keep_last
+        # The progress bar is called like a callback but holds no state worth checkpointing.
+        self._hooks = list(self.callbacks)
         if progress:
             from chainrule.progress import ProgressBar
 
-            self.callbacks.append(ProgressBar())
+            self._hooks.append(ProgressBar())
         self.stop_training = False
         self.history = History()
 
@@ -140,8 +149,18 @@ class Trainer:
         x: np.ndarray,
         y: np.ndarray,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        resume_from: str | Path | Checkpoint | None = None,
     ) -> History:
-        """Train for ``epochs`` epochs (fewer if a callback stops it); returns the History."""
+        """Train for ``epochs`` epochs (fewer if a callback stops it); returns the History.
+
+        ``resume_from``: a checkpoint (or its path) of this same run to continue from.
+        """
+        checkpoint = None
+        if resume_from is not None:
+            checkpoint = (
+                resume_from if isinstance(resume_from, Checkpoint) else Checkpoint.load(resume_from)
+            )
+            checkpoint.check_compatible(self.model, self.optimizer, str(resume_from))
         x, y = self._check_data(x, y, "training")
         if validation_data is not None:
             validation_data = self._check_data(*validation_data, "validation")
@@ -149,10 +168,11 @@ class Trainer:
         self.history = History()
         self.examples = x.shape[0]
         self.steps_per_epoch = math.ceil(self.examples / self.effective_batch_size(x.shape[0]))
-        order_rng = np.random.default_rng(self.seed)
+        self.order_rng = np.random.default_rng(self.seed)
         self.augment_rng = np.random.default_rng([self.seed, 1])
+        self.best_checkpoint_value = math.inf
         with blas_threads_for(self.effective_batch_size(x.shape[0]), self.blas_threads):
-            self._fit_epochs(x, y, validation_data, order_rng)
+            self._fit_epochs(x, y, validation_data, checkpoint)
         return self.history
 
     def _fit_epochs(
@@ -160,29 +180,105 @@ class Trainer:
         x: np.ndarray,
         y: np.ndarray,
         validation_data: tuple[np.ndarray, np.ndarray] | None,
-        order_rng: np.random.Generator,
+        checkpoint: Checkpoint | None,
     ) -> None:
         self._call("on_train_begin")
-        for epoch in range(self.epochs):
-            self._call("on_epoch_begin", epoch)
-            started = time.perf_counter()
-            learning_rate = self.optimizer.learning_rate
-            train_loss, train_accuracy = self._run_epoch(x, y, order_rng)
-            logs = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "train_accuracy": train_accuracy,
-                "learning_rate": learning_rate,
-            }
-            if validation_data is not None:
-                val_loss, val_accuracy = self._evaluate_checked(*validation_data)
-                logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
-            logs["seconds"] = time.perf_counter() - started
-            self.history.append(logs)
-            self._call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
-        self._call("on_train_end")
+        first_epoch = 0 if checkpoint is None else self._restore(checkpoint)
+        try:
+            for epoch in range(first_epoch, self.epochs):
+                if self.stop_training:
+                    break
+                self.epoch = epoch
+                self._call("on_epoch_begin", epoch)
+                started = time.perf_counter()
+                learning_rate = self.optimizer.learning_rate
+                train_loss, train_accuracy = self._run_epoch(x, y, self.order_rng)
+                logs = {
+                    "epoch": epoch + 1,
+                    "train_loss": train_loss,
+                    "train_accuracy": train_accuracy,
+                    "learning_rate": learning_rate,
+                }
+                if validation_data is not None:
+                    val_loss, val_accuracy = self._evaluate_checked(*validation_data)
+                    logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+                logs["seconds"] = time.perf_counter() - started
+                self.history.append(logs)
+                self._call("on_epoch_end", epoch, logs)
+                self._write_checkpoint(epoch + 1, logs)
+        finally:
+            self._call("on_train_end")
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self, epoch: int) -> Checkpoint:
+        """The run's state now, after ``epoch`` completed epochs."""
+        model, optimizer = self.model, self.optimizer
+        optimizer_arrays, optimizer_scalars = optimizer.state_dict()
+        callbacks, callback_arrays = [], {}
+        for index, callback in enumerate(self.callbacks):
+            arrays, scalars = callback.state_dict()
+            callbacks.append({"type": type(callback).__name__, "state": scalars})
+            callback_arrays.update({f"{index}.{name}": value for name, value in arrays.items()})
+        return Checkpoint(
+            epoch=epoch,
+            params=model.params.data.copy(),
+            param_shapes={name: list(array.shape) for name, array in model.params.items()},
+            optimizer_type=optimizer.type_name,
+            optimizer_arrays=optimizer_arrays,
+            optimizer_scalars=optimizer_scalars,
+            rng_states={
+                "order": generator_state(self.order_rng),
+                "augment": generator_state(self.augment_rng),
+                "model": generator_state(model.rng),
+            },
+            callbacks=callbacks,
+            callback_arrays=callback_arrays,
+            layer_states=model.layer_states(),
+            history=self.history.to_dict(),
+            step_loss=np.asarray(self.history.step_loss, dtype=np.float64),
+            trainer={"stopped": self.stop_training, "epochs": self.epochs, "mode": self.mode,
+                     "batch_size": self.batch_size, "seed": self.seed},
+        )  # fmt: skip
+
+    def _restore(self, checkpoint: Checkpoint) -> int:
+        """Put the run back into the checkpoint's state; returns the next epoch to train."""
+        model = self.model
+        model.params.data[...] = checkpoint.params
+        model.set_layer_states(checkpoint.layer_states)
+        self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
+        restore_generator(self.order_rng, checkpoint.rng_states["order"])
+        restore_generator(self.augment_rng, checkpoint.rng_states["augment"])
+        restore_generator(model.rng, checkpoint.rng_states["model"])
+        if len(checkpoint.callbacks) != len(self.callbacks):
+            raise ValueError(
+                f"the checkpoint has {len(checkpoint.callbacks)} callbacks, this run "
+                f"{len(self.callbacks)}; resume with the same recipe"
+            )
+        for index, (callback, saved) in enumerate(
+            zip(self.callbacks, checkpoint.callbacks, strict=True)
+        ):
+            prefix = f"{index}."
+            arrays = {k[len(prefix) :]: v for k, v in checkpoint.callback_arrays.items()
+                      if k.startswith(prefix)}  # fmt: skip
+            callback.load_state_dict(arrays, saved["state"])
+        self.history = History()
+        for key, values in checkpoint.history.items():
+            self.history.epochs[key] = list(values)
+        self.history.step_loss = checkpoint.step_loss.tolist()
+        self.stop_training = bool(checkpoint.trainer.get("stopped", False))
+        return checkpoint.epoch
+
+    def _write_checkpoint(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.checkpoint_dir is None:
+            return
+        checkpoint = self.checkpoint(epoch)
+        checkpoint.save(self.checkpoint_dir / f"epoch-{epoch:04d}.safetensors")
+        for old in sorted(self.checkpoint_dir.glob("epoch-*.safetensors"))[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+        monitored = logs.get("val_loss", logs["train_loss"])
+        if monitored is not None and monitored < self.best_checkpoint_value:
+            self.best_checkpoint_value = monitored
+            checkpoint.save(self.checkpoint_dir / "best.safetensors")
 
     def _run_epoch(
         self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator
@@ -201,11 +297,31 @@ class Trainer:
         model = self.model
         output = model.forward_batch(xb, training=True)  # fit checked the data once
         loss = model.compute_loss(output, yb).total
+        if not math.isfinite(loss):
+            raise self._diverged("the loss", loss)
         model.backward(yb)
-        self.optimizer.step(model.params.data, model.params.grad_data)
+        grads = model.params.grad_data
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
+        if not math.isfinite(squared_norm):
+            raise self._diverged(_first_non_finite(model), loss)
+        self.optimizer.step(model.params.data, grads)
         self.history.step_loss.append(loss)
         self._call("on_step_end", len(self.history.step_loss), loss)
         return loss, count_correct(output, yb)
+
+    def _diverged(self, quantity: str, loss: float) -> TrainingDiverged:
+        step = len(self.history.step_loss) + 1
+        epoch_step = step - self.epoch * self.steps_per_epoch if hasattr(self, "epoch") else step
+        last = self.history.step_loss[-1] if self.history.step_loss else None
+        return TrainingDiverged(
+            epoch=getattr(self, "epoch", 0) + 1,
+            step=step,
+            epoch_step=epoch_step,
+            quantity=quantity,
+            last_finite_loss=last,
+            learning_rate=self.optimizer.learning_rate,
+        )
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
         """Mean data loss (plus the L2 term) and accuracy over ``x``, in inference mode."""
@@ -252,8 +368,39 @@ class Trainer:
         return x, y
 
     def _call(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
+        for callback in self._hooks:
             getattr(callback, hook)(*args, self)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss or gradient; the message says where and what helps."""
+
+    def __init__(
+        self,
+        epoch: int,
+        step: int,
+        epoch_step: int,
+        quantity: str,
+        last_finite_loss: float | None,
+        learning_rate: float,
+    ) -> None:
+        self.epoch, self.step, self.quantity = epoch, step, quantity
+        self.last_finite_loss = last_finite_loss
+        last = "none yet" if last_finite_loss is None else f"{last_finite_loss:.6g}"
+        super().__init__(
+            f"training diverged at epoch {epoch}, step {epoch_step} of the epoch (step {step} "
+            f"overall): {quantity} is not finite (NaN or inf); the last finite loss was {last}. "
+            f"What usually helps: a lower learning rate (it is {learning_rate:g}), gradient "
+            "clipping (optimizer clip_norm, e.g. 1.0), inputs scaled to [0, 1] or standardized, "
+            "and a softmax/sigmoid output with cross-entropy (fused and numerically stable)."
+        )
+
+
+def _first_non_finite(model: Sequential) -> str:
+    for name, grad in model.grads.items():
+        if not np.all(np.isfinite(grad)):
+            return f"the gradient of {name}"
+    return "the gradient"
 
 
 def blas_threads_for(
