@@ -49,8 +49,9 @@ def load_data(data_dir: str | None):
     return x_train, data.y_train, x_test, data.y_test
 
 
-def work_chainrule(args, x, y, x_test, y_test) -> dict:
+def work_chainrule(args, x, y, x_test, y_test, diagnostics: bool = False) -> dict:
     from chainrule.config import parse_recipe
+    from chainrule.diagnostics import Diagnostics
     from chainrule.train import Trainer
 
     recipe = parse_recipe(
@@ -58,9 +59,11 @@ def work_chainrule(args, x, y, x_test, y_test) -> dict:
          "training": {"optimizer": {"name": "adam", "learning_rate": LEARNING_RATE}}}
     )  # fmt: skip
     model = recipe.build_model()
+    callbacks = [Diagnostics()] if diagnostics else []
     trainer = Trainer(
-        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch, progress=False
-    )
+        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch,
+        progress=False, callbacks=callbacks,
+    )  # fmt: skip
     history = trainer.fit(x, y)
     accuracy = float(np.mean(model.predict(x_test) == y_test))
     return {"epoch_seconds": list(history["seconds"]), "test_accuracy": accuracy}
@@ -114,7 +117,17 @@ def work_sklearn(args, x, y, x_test, y_test) -> dict:
     return {"epoch_seconds": seconds, "test_accuracy": accuracy, "version": sklearn.__version__}
 
 
-WORKERS = {"chainrule": work_chainrule, "pytorch": work_torch, "scikit-learn": work_sklearn}
+def work_chainrule_diagnostics(args, x, y, x_test, y_test) -> dict:
+    """chainrule with per-layer diagnostics at the default interval (target: <= 10% slower)."""
+    return work_chainrule(args, x, y, x_test, y_test, diagnostics=True)
+
+
+WORKERS = {
+    "chainrule": work_chainrule,
+    "chainrule+diagnostics": work_chainrule_diagnostics,
+    "pytorch": work_torch,
+    "scikit-learn": work_sklearn,
+}
 
 
 def run_worker(args) -> None:
@@ -191,7 +204,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append", help="default: 32 and 128")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--frameworks", default="chainrule,pytorch,scikit-learn")
+    parser.add_argument(
+        "--frameworks", default="chainrule,chainrule+diagnostics,pytorch,scikit-learn"
+    )
     parser.add_argument("--json-out", default="benchmarks/results/speed.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,11 +223,11 @@ def main() -> None:
     for batch in batches:
         for worker in args.frameworks.split(","):
             if not available(worker):
-                print(f"batch {batch:>3}  {worker:<13} not installed, skipped")
+                print(f"batch {batch:>3}  {worker:<21} not installed, skipped")
                 continue
             result = spawn(args, worker, batch)
             results[f"{worker}@{batch}"] = result
-            print(f"batch {batch:>3}  {worker:<13} {result['seconds_per_epoch']:7.3f} s/epoch  "
+            print(f"batch {batch:>3}  {worker:<21} {result['seconds_per_epoch']:7.3f} s/epoch  "
                   f"{result['seconds_per_epoch'] / floor:5.2f}x floor  "
                   f"peak {result['peak_memory_mb']:6.0f} MB  "
                   f"test acc {result['test_accuracy']:.2%}", flush=True)  # fmt: skip
@@ -233,6 +248,12 @@ def main() -> None:
         if ours and batch == 128:
             ratio = ours["seconds_per_epoch"] / floor
             targets.append(("batch 128: within 1.3x of the floor", ratio <= 1.3, f"{ratio:.2f}x"))
+        with_diagnostics = results.get(f"chainrule+diagnostics@{batch}")
+        if ours and with_diagnostics:
+            cost = with_diagnostics["seconds_per_epoch"] / ours["seconds_per_epoch"] - 1
+            targets.append(
+                (f"batch {batch}: diagnostics cost <= 10%", cost <= 0.10, f"{cost:+.1%}")
+            )
         if ours:
             memory = ours["peak_memory_mb"]
             targets.append(

@@ -208,3 +208,17 @@ def test_divergence_exits_3_with_advice(digits_dir, tmp_path, capsys):
     assert "diverged at epoch 1" in err
     assert "lower learning rate" in err
     assert (tmp_path / "r" / "history.csv").is_file()
+
+
+def test_train_with_diagnostics_then_diagnose(digits_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", str(RECIPE), "--dataset", str(digits_dir), "--out", str(out), "--quiet",
+            "--diagnostics", "--set", "training.epochs=1"]  # fmt: skip
+    assert main(args) == 0
+    assert (out / "figures" / "gradient_norms.png").is_file()
+    assert "## Diagnostics" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["diagnose", str(out)]) == 0
+    assert "dense_1" in capsys.readouterr().out
+    assert main(["diagnose", str(tmp_path)]) == 2
+    assert "--diagnostics" in capsys.readouterr().err

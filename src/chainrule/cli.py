@@ -51,6 +51,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.set)
     if args.dataset:
         overrides.append(f"data.dataset={args.dataset}")
+    if args.diagnostics:
+        overrides.append("training.diagnostics=true")
     if args.resume:
         if args.recipe or args.out:
             raise CommandError("--resume RUN_DIR takes no RECIPE or --out: the run has both")
@@ -80,6 +82,13 @@ def _train(args: argparse.Namespace) -> int:
             f"({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)"
         )
         print(f"run directory: {result.directory}  (report: {result.directory / 'report.html'})")
+    return 0
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from chainrule.diagnostics import format_reading, load_records
+
+    print(format_reading(load_records(Path(args.run_dir) / "diagnostics.csv")))
     return 0
 
 
@@ -309,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a recipe key, e.g. --set training.epochs=3 (repeatable)",
     )
+    train.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="record per-layer gradient, update and activation statistics (diagnostics.csv)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
     train.set_defaults(handler=_train)
@@ -326,6 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", action="store_true", help="only the accuracy line")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(handler=_evaluate)
+
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="what a run's per-layer diagnostics say, as a table and in plain words",
+        description="Read a run's diagnostics.csv (train with --diagnostics) and say what it "
+        "shows: vanishing or exploding gradients, saturated units, dead ReLUs, a learning rate "
+        "too high or too low.",
+    )
+    diagnose.add_argument("run_dir", metavar="RUN_DIR")
+    diagnose.set_defaults(handler=_diagnose)
 
     plot = commands.add_parser(
         "plot",

@@ -143,6 +143,7 @@ class TrainingConfig(Strict):
     schedule: NameOrSpec | None = None
     early_stopping: dict[str, Any] | bool | None = None
     shuffle: bool = True
+    diagnostics: bool | int = False  # true, or record every N steps (default 50)
 
     @field_validator("optimizer")
     @classmethod

@@ -60,7 +60,22 @@ FIGURES = {
         "Test images the model got wrong, with their true and predicted labels.",
     ),
     "samples": ("Dataset samples", "Examples from the dataset with their labels."),
+    "gradient_norms": (
+        "Gradient norm per layer",
+        "‖dL/dW‖ of each Dense layer over training, log scale: lines far apart mean the "
+        "early layers learn far slower than the late ones.",
+    ),
+    "update_ratios": (
+        "Update / weight ratio per layer",
+        "‖ΔW‖/‖W‖ of each step; the dashed line is the 1e-3 rule of thumb.",
+    ),
+    "activation_histograms": (
+        "Activation histograms",
+        "Distribution of each hidden layer's outputs at a few epochs; mass piled at a "
+        "sigmoid's 0 and 1 (or a ReLU's 0) means units that pass little gradient.",
+    ),
 }
+DIAGNOSTIC_FIGURES = ("gradient_norms", "update_ratios", "activation_histograms")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -260,10 +275,27 @@ def _build(run: _Run) -> tuple[str, list[Block]]:
     for stem in ("weights", "misclassified", "samples"):
         if stem in run.figures:
             blocks += [Heading(FIGURES[stem][0]), run.figures[stem]]
+    blocks += _diagnostics_section(run)
     others = [figure for stem, figure in run.figures.items() if stem not in FIGURES]
     if others:
         blocks += [Heading("Other figures"), *others]
     return title, blocks
+
+
+def _diagnostics_section(run: _Run) -> list[Block]:
+    """The reading of diagnostics.csv in plain words, then its figures (if recorded)."""
+    path = run.directory / "diagnostics.csv"
+    if not path.is_file():
+        return []
+    from chainrule.diagnostics import load_records, read_diagnostics
+
+    blocks: list[Block] = [Heading("Diagnostics")]
+    for finding in read_diagnostics(load_records(path)):
+        blocks.append(Paragraph(f"{finding.level.capitalize()}: {finding.text}"))
+    for stem in DIAGNOSTIC_FIGURES:
+        if stem in run.figures:
+            blocks += [Heading(FIGURES[stem][0], level=3), run.figures[stem]]
+    return blocks
 
 
 def _result_section(run: _Run) -> list[Block]:

@@ -27,6 +27,8 @@ from chainrule.atomic import atomic_write_text
 from chainrule.callbacks import Callback, EarlyStopping
 from chainrule.config import Recipe
 from chainrule.data import Dataset, augment, load_dataset, load_idx_directory, train_val_split
+from chainrule.diagnostics import Diagnostics
+from chainrule.diagnostics import write_figures as write_diagnostics_figures
 from chainrule.metrics import per_class_metrics
 from chainrule.model import Sequential
 from chainrule.model_file import load_model
@@ -152,6 +154,10 @@ def build_callbacks(recipe: Recipe) -> list[Callback]:
                 f"training.early_stopping: {error}; valid keys: monitor, patience, min_delta, "
                 "restore_best_weights"
             ) from None
+    diagnostics = training.diagnostics
+    if diagnostics is not False:
+        every = 50 if diagnostics is True else int(diagnostics)
+        callbacks.append(Diagnostics(every=every))
     return callbacks
 
 
@@ -211,10 +217,12 @@ def train_recipe(
     except TrainingDiverged:
         trainer.history.to_csv(directory / "history.csv")
         trainer.history.steps_to_csv(directory / "steps.csv")
+        _write_diagnostics(directory, callbacks, figures)
         raise
     train_seconds = time.perf_counter() - started
     history.to_csv(directory / "history.csv")
     history.steps_to_csv(directory / "steps.csv")
+    _write_diagnostics(directory, callbacks, figures)
 
     test_loss, test_accuracy = trainer.evaluate(data.x_test, data.y_test)
     test_proba = model.predict_proba(data.x_test)
@@ -336,6 +344,8 @@ def replot(directory: str | Path) -> Path:
     write_run_figures(
         directory, model, history, metrics.get("confusion_matrix"), metrics.get("class_names")
     )
+    if (directory / "diagnostics.csv").is_file():
+        write_diagnostics_figures(directory)
     write_report(directory)
     return directory
 
@@ -394,6 +404,14 @@ def evaluate_model(
 
 class _NoOptimizer:
     learning_rate = 0.0
+
+
+def _write_diagnostics(directory: Path, callbacks: list[Callback], figures: bool) -> None:
+    for callback in callbacks:
+        if isinstance(callback, Diagnostics) and callback.records:
+            callback.write(directory)
+            if figures:
+                write_diagnostics_figures(directory)
 
 
 def latest_checkpoint(directory: Path) -> Path:
