@@ -222,3 +222,31 @@ def test_train_with_diagnostics_then_diagnose(digits_dir, tmp_path, capsys):
     assert "dense_1" in capsys.readouterr().out
     assert main(["diagnose", str(tmp_path)]) == 2
     assert "--diagnostics" in capsys.readouterr().err
+
+
+# -- predict and serve -------------------------------------------------------------------------
+def test_predict_images_a_user_drew(digits_dir, tmp_path, capsys):
+    from PIL import Image
+
+    from chainrule.data import read_idx
+
+    out = tmp_path / "run"
+    assert main(["train", str(RECIPE), "--dataset", str(digits_dir), "--out", str(out), "--quiet",
+                 "--set", "training.epochs=3", "--set", "model.activation=relu"]) == 0  # fmt: skip
+    images = read_idx(digits_dir / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(digits_dir / "t10k-labels-idx1-ubyte.gz")
+    paths = []
+    for index in range(3):  # dark ink on light paper, 10x larger, as a photo of a digit would be
+        image = Image.fromarray(255 - images[index]).resize((280, 280), Image.LANCZOS)
+        paths.append(tmp_path / f"digit-{index}.png")
+        image.save(paths[-1])
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    capsys.readouterr()
+    code = main(["predict", str(out / "model.safetensors"), *map(str, paths), str(blank), "--json"])
+    assert code == 2  # one file failed; the others were still predicted
+    results = json.loads(capsys.readouterr().out)
+    predicted = [r["top"][0]["class"] for r in results if "top" in r]
+    assert len(predicted) == 3
+    assert sum(p == str(labels[i]) for i, p in enumerate(predicted)) >= 2
+    assert any("error" in r for r in results)

@@ -85,6 +85,32 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from chainrule.predict import PredictionError, format_results, predict_files
+
+    results = predict_files(args.model, args.images, top=args.top, explain_image=args.explain_image)
+    failed = [result for result in results if isinstance(result, PredictionError)]
+    if args.json:
+        print(format_results(results, as_json=True))
+    else:
+        good = [result for result in results if not isinstance(result, PredictionError)]
+        if good:
+            print(format_results(good))
+        for error in failed:
+            print(f"chainrule predict: error: {error.path}: {error.message}", file=sys.stderr)
+    if args.explain_image:
+        print(f"preprocessing steps: {args.explain_image}", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from chainrule.serve.app import run
+
+    print(f"serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", file=sys.stderr)
+    run(args.models, host=args.host, port=args.port)
+    return 0
+
+
 def _diagnose(args: argparse.Namespace) -> int:
     from chainrule.diagnostics import format_reading, load_records
 
@@ -341,6 +367,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.set_defaults(handler=_evaluate)
 
+    predict = commands.add_parser(
+        "predict",
+        help="classify your own images (PNG/JPEG/BMP) with MNIST's preprocessing",
+        description="Classify images of any size, dark ink on light paper or the reverse: "
+        "grey, invert if the background is light, crop to the ink, scale to 20 px, centre "
+        "by mass in 28x28 (as MNIST was made), then the model's own input normalization.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model.safetensors (or a run directory)")
+    predict.add_argument("images", metavar="IMAGE", nargs="+")
+    predict.add_argument("--top", type=int, default=3, help="classes shown per image (3)")
+    predict.add_argument("--json", action="store_true", help="print the results as JSON")
+    predict.add_argument(
+        "--explain-image", metavar="OUT.png", help="save each preprocessing step side by side"
+    )
+    predict.set_defaults(handler=_predict)
+
+    serve = commands.add_parser(
+        "serve",
+        help="a local page to draw a digit and watch the network respond",
+        description="Serve a page on this machine: draw a digit, see the preprocessed 28x28 "
+        "input, the class probabilities and each hidden layer's activations.",
+    )
+    serve.add_argument("models", metavar="MODEL", nargs="+", help="model files or run directories")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
     diagnose = commands.add_parser(
         "diagnose",
         help="what a run's per-layer diagnostics say, as a table and in plain words",
@@ -446,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"chainrule {args.command}: {error}", file=sys.stderr)
         return EXIT_DIVERGED
-    except (CommandError, ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+    except (CommandError, ValueError, TypeError, OSError, RuntimeError) as error:
         message = getattr(error, "summary", None) or str(error) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,145 @@
+"""The serve API, through Starlette's TestClient: models, predictions, and clear 400s."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from chainrule.serve.app import create_app
+
+try:  # Starlette's TestClient needs httpx2 (Starlette >= 1.0) or httpx (older releases)
+    from starlette.testclient import TestClient
+except RuntimeError as error:
+    pytest.skip(str(error), allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def client(served_model):
+    # the same model twice: as a run directory and as a file, to exercise the picker
+    with TestClient(create_app([served_model, served_model / "model.safetensors"])) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def easy_digits(mnist, served_model):
+    """(image, label) pairs the model gets right with confidence on the original 28×28."""
+    from chainrule.predict import Predictor
+
+    images, labels = mnist
+    candidates = slice(5000, 5200)
+    probabilities = Predictor(served_model / "model.safetensors").probabilities(images[candidates])
+    confident = np.flatnonzero(
+        (probabilities.argmax(axis=1) == labels[candidates]) & (probabilities.max(axis=1) > 0.99)
+    )
+    return [(images[5000 + i], int(labels[5000 + i])) for i in confident[:5]]
+
+
+def test_the_page_and_its_static_files_are_served_without_anything_external(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<canvas id="pad"' in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    for asset, kind in [("app.js", "javascript"), ("style.css", "text/css")]:
+        response = client.get(f"/static/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+        assert "http://" not in response.text and "https://" not in response.text
+    assert "http" not in page.text.replace("http-equiv", "")
+
+
+def test_models_lists_each_model_with_its_layers(client, served_model):
+    models = client.get("/api/models").json()["models"]
+    assert [(m["id"], m["name"]) for m in models] == [("0", "mlp-64-32"), ("1", "mlp-64-32 (2)")]
+    first = models[0]
+    assert first["path"] == str(served_model / "model.safetensors")
+    assert first["class_names"] == [str(d) for d in range(10)]
+    assert first["parameters"] == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
+    assert [layer["name"] for layer in first["layers"]][:2] == ["dense_1 (Dense)", "relu_1 (ReLU)"]
+
+
+def test_a_drawn_digit_is_predicted_with_its_input_and_hidden_activations(
+    client, easy_digits, drawing_png
+):
+    assert len(easy_digits) >= 3
+    for image, label in easy_digits:
+        response = client.post(
+            "/api/predict?model=1",
+            content=drawing_png(image),
+            headers={"content-type": "image/png"},
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["prediction"] == str(label)
+    assert answer["model"] == "1"
+    assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-3
+    digit = np.array(answer["input"])
+    assert digit.shape == (28, 28) and digit.max() == 255 and digit[0].max() == 0
+    assert [(layer["name"], layer["shape"]) for layer in answer["layers"]] == [
+        ("relu_1", [64]),
+        ("relu_2", [32]),
+    ]
+    assert min(answer["layers"][0]["values"]) >= 0
+
+
+def test_a_model_can_be_picked_by_name(client, easy_digits, drawing_png):
+    image, label = easy_digits[0]
+    response = client.post("/api/predict?model=mlp-64-32", content=drawing_png(image))
+    assert response.status_code == 200 and response.json()["prediction"] == str(label)
+
+
+def blank_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (280, 280), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "the request body is empty"),
+        (b"this is not a picture", "cannot use the image: not an image Pillow can read"),
+        (blank_png(), "cannot use the image: no ink found"),
+    ],
+    ids=["empty", "junk", "blank"],
+)
+def test_a_bad_payload_is_a_400_with_a_clear_message(client, body, message):
+    response = client.post("/api/predict", content=body, headers={"content-type": "image/png"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+
+
+def test_an_unknown_model_is_a_404_that_lists_the_models(client, easy_digits, drawing_png):
+    response = client.post("/api/predict?model=7", content=drawing_png(easy_digits[0][0]))
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        "unknown model '7'; the models are: 0 (mlp-64-32), 1 (mlp-64-32 (2))"
+    )
+
+
+def test_an_oversized_body_is_refused(client):
+    response = client.post("/api/predict", content=b"x" * (8 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+
+
+def test_bad_model_arguments_fail_before_serving(tmp_path):
+    with pytest.raises(ValueError, match="at least one model"):
+        create_app([])
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        create_app([tmp_path / "missing.safetensors"])
+    with pytest.raises(FileNotFoundError, match="directory without a model.safetensors"):
+        create_app([tmp_path])
+
+
+def test_run_refuses_a_port_in_use(served_model):
+    import socket
+
+    from chainrule.serve.app import run
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+            run([served_model], port=port)
