@@ -122,3 +122,30 @@ def test_steps_csv_has_one_loss_per_optimizer_step(run):
     lines = (run.directory / "steps.csv").read_text().splitlines()
     assert lines[0] == "step,loss"
     assert len(lines) - 1 == len(run.history.step_loss) == 3 * -(-1800 // 32)
+
+
+def test_a_cnn_run_draws_its_filters_and_feature_maps(digits_dir, tmp_path):
+    cnn = parse_recipe(
+        {
+            "data": {"dataset": str(digits_dir), "shape": "image", "train_limit": 600},
+            "model": {
+                "layers": [
+                    {"type": "conv2d", "filters": 4, "kernel_size": 3},
+                    "relu",
+                    {"type": "max_pool2d", "pool_size": 2},
+                    "flatten",
+                    {"type": "dense", "units": 10},
+                    "softmax",
+                ]
+            },
+            "training": {"optimizer": "adam", "epochs": 1},
+        }
+    )
+    result = train_recipe(cnn, tmp_path / "cnn", progress=False)
+    figures = {path.stem for path in (result.directory / "figures").glob("*.png")}
+    assert {"filters", "feature_maps"} <= figures
+    assert "weights" not in figures
+    report = (result.directory / "report.md").read_text()
+    assert "First-layer filters" in report
+    assert "Feature maps" in report
+    assert result.model.layers[0].output_shape == (4, 26, 26)

@@ -183,3 +183,77 @@ def test_error_save_figure_suffix(tmp_path):
 def test_error_save_figure_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="formats may contain png, svg, pdf; got 'jpg'"):
         save_figure(Figure(), tmp_path / "curves", formats=("jpg",))
+
+
+# ---------------------------------------------------------------- convolution filters and maps
+
+
+def test_plot_filters_one_image_per_output_channel_centred_at_zero():
+    from chainrule.viz import plot_filters
+
+    W = np.random.default_rng(0).normal(size=(6, 1, 5, 5))
+    fig = plot_filters(W)
+    assert len(fig.axes) == 6
+    image = fig.axes[2].get_images()[0]
+    np.testing.assert_array_equal(image.get_array(), W[2, 0])
+    low, high = image.get_clim()
+    assert low == -high == -np.abs(W[2]).max()
+    assert image.get_cmap().name == "RdBu_r"
+
+
+def test_plot_filters_averages_input_channels_and_caps_the_count():
+    from chainrule.viz import plot_filters
+
+    W = np.random.default_rng(0).normal(size=(80, 3, 3, 3))
+    fig = plot_filters(W, max_filters=10)
+    assert len(fig.axes) == 10
+    np.testing.assert_allclose(fig.axes[0].get_images()[0].get_array(), W[0].mean(axis=0))
+    assert "mean over 3 input channels" in fig._suptitle.get_text()
+
+
+def test_plot_filters_of_a_trained_conv_layer_saves(tmp_path):
+    from chainrule.layers import Conv2D
+    from chainrule.model import Sequential
+    from chainrule.viz import plot_filters
+
+    model = Sequential([Conv2D(8, 3)], input_shape=(1, 28, 28))
+    paths = save_figure(plot_filters(model.params["conv2d_1.W"]), tmp_path / "filters")
+    assert paths[0].read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plot_feature_maps_one_row_per_layer():
+    from chainrule.viz import plot_feature_maps
+
+    rng = np.random.default_rng(0)
+    maps = {
+        "input": rng.random((1, 28, 28)),
+        "conv2d_1": rng.random((1, 8, 26, 26)),  # a batch of one is accepted
+        "max_pool2d_1": rng.random((20, 13, 13)),
+    }
+    fig = plot_feature_maps(maps, max_channels=16)
+    assert len(fig.axes) == 1 + 8 + 16
+    rows = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert rows == ["input\n1×28×28", "conv2d_1\n8×26×26", "max_pool2d_1\n20×13×13"]
+    # one gray scale per layer
+    pool_images = [ax.get_images()[0] for ax in fig.axes[-16:]]
+    assert len({image.get_clim() for image in pool_images}) == 1
+
+
+def test_error_plot_filters_needs_a_4d_kernel():
+    from chainrule.viz import plot_filters
+
+    with pytest.raises(
+        ValueError, match=r"\(out_channels, in_channels, kh, kw\), got shape \(784, 10\)"
+    ):
+        plot_filters(np.zeros((784, 10)))
+
+
+def test_error_plot_feature_maps_bad_shape():
+    from chainrule.viz import plot_feature_maps
+
+    with pytest.raises(
+        ValueError, match=r"maps_by_layer\['dense_1'\] must be .* got shape \(10,\)"
+    ):
+        plot_feature_maps({"conv2d_1": np.zeros((2, 5, 5)), "dense_1": np.zeros(10)})
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        plot_feature_maps({})

@@ -12,7 +12,8 @@ how the project proves two things:
 
 Layout: chainrule's Dense stores W as (fan_in, fan_out) and computes x @ W + b; PyTorch's
 ``nn.Linear`` stores weight as (fan_out, fan_in) and computes x @ weight.T + bias, so the
-weight is transposed on the way over.
+weight is transposed on the way over. Conv2D's W is (out, in, kh, kw) like ``nn.Conv2d``'s
+weight, and images are (N, C, H, W) in both, so convolutions copy over unchanged.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from typing import Any
 import numpy as np
 
 from chainrule.layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
     Dense,
     Dropout,
     Flatten,
     Identity,
     ImprovedSigmoid,
     LeakyReLU,
+    MaxPool2D,
     ReLU,
     Sigmoid,
     Softmax,
@@ -112,9 +117,54 @@ def to_torch(model: Sequential, include_output_activation: bool = True) -> Any:
             modules.append(torch.nn.Dropout(layer.rate))
         elif isinstance(layer, Flatten):
             modules.append(torch.nn.Flatten())
+        elif isinstance(layer, Conv2D):
+            modules.extend(_torch_conv2d(torch, layer, dtype))
+        elif isinstance(layer, MaxPool2D):
+            modules.append(torch.nn.MaxPool2d(layer.pool_size, layer.stride))
+        elif isinstance(layer, AvgPool2D):
+            modules.append(torch.nn.AvgPool2d(layer.pool_size, layer.stride))
+        elif isinstance(layer, BatchNorm):
+            modules.append(_torch_batch_norm(torch, layer, dtype))
         else:
             raise ValueError(f"no PyTorch equivalent for layer {layer.name!r} ({layer.type_name})")
     return torch.nn.Sequential(*modules)
+
+
+def _torch_conv2d(torch: Any, layer: Conv2D, dtype: Any) -> list[Any]:
+    """``nn.Conv2d`` with the same weights (both store W as (out, in, kh, kw)).
+
+    Asymmetric padding ("same" with an even kernel or a stride above 1) becomes an
+    ``nn.ZeroPad2d`` in front of an unpadded convolution.
+    """
+    (top, bottom), (left, right) = layer.pads
+    symmetric = top == bottom and left == right
+    conv = torch.nn.Conv2d(
+        layer.input_shape[0],
+        layer.filters,
+        layer.kernel_size,
+        stride=layer.stride,
+        padding=(top, left) if symmetric else 0,
+        bias=layer.use_bias,
+    ).to(dtype)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(np.array(layer.W)))
+        if layer.use_bias:
+            conv.bias.copy_(torch.from_numpy(np.array(layer.b)))
+    if symmetric:
+        return [conv]
+    return [torch.nn.ZeroPad2d((left, right, top, bottom)), conv]
+
+
+def _torch_batch_norm(torch: Any, layer: BatchNorm, dtype: Any) -> Any:
+    """``nn.BatchNorm1d``/``2d`` with the same γ, β, running statistics, momentum and ε."""
+    kind = torch.nn.BatchNorm1d if len(layer.input_shape) == 1 else torch.nn.BatchNorm2d
+    norm = kind(layer.features, eps=layer.epsilon, momentum=layer.momentum).to(dtype)
+    with torch.no_grad():
+        norm.weight.copy_(torch.from_numpy(np.array(layer.gamma)))
+        norm.bias.copy_(torch.from_numpy(np.array(layer.beta)))
+        norm.running_mean.copy_(torch.from_numpy(np.array(layer.running_mean)))
+        norm.running_var.copy_(torch.from_numpy(np.array(layer.running_var)))
+    return norm
 
 
 def load_torch(path: str | Path, include_output_activation: bool = True) -> Any:
@@ -124,18 +174,16 @@ def load_torch(path: str | Path, include_output_activation: bool = True) -> Any:
 
     from chainrule.model_file import read_metadata
 
-    torch = _torch()
+    _torch()
     model = Sequential.from_config(read_metadata(path)["model"])
-    network = to_torch(model, include_output_activation)
-    tensors = load_file(str(path))
-    dense_layers = [layer for layer in model.layers if isinstance(layer, Dense)]
-    linears = [module for module in network if isinstance(module, torch.nn.Linear)]
-    with torch.no_grad():
-        for layer, linear in zip(dense_layers, linears, strict=True):
-            linear.weight.copy_(tensors[f"{layer.name}.W"].T)
-            if layer.use_bias:
-                linear.bias.copy_(tensors[f"{layer.name}.b"])
-    return network
+    tensors = {name: tensor.numpy() for name, tensor in load_file(str(path)).items()}
+    # The tensors go into the rebuilt chainrule model first — parameters, and layer state
+    # such as BatchNorm's running statistics — so that to_torch copies the stored weights
+    # whatever the layer type (Dense, Conv2D, BatchNorm).
+    for name in model.params:
+        model.params[name] = tensors[name]
+    model.set_layer_states({name: tensors[name] for name in model.layer_states()})
+    return to_torch(model, include_output_activation)
 
 
 def torch_optimizer(optimizer: Optimizer, parameters: Any) -> Any:

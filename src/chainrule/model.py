@@ -290,11 +290,12 @@ class Sequential:
         for name, shape, count in rows:
             lines.append(f"{name:<{widths[0]}}   {shape:<{widths[1]}}   {count:>{widths[2]},}")
         total = self.count_params()
+        frozen = sum(state.size for state in self.layer_states().values())
         lines += [
             rule,
-            f"Total params: {total:,}",
+            f"Total params: {total + frozen:,}",
             f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Non-trainable params: {frozen:,}",
         ]
         if self.loss is not None:
             fused = " (fused with the output activation)" if self._fused_loss else ""

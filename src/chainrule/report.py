@@ -55,6 +55,16 @@ FIGURES = {
         "weights (ink there excites the unit), blue pixels negative (ink there inhibits it), "
         "so a unit's template reads as the stroke it looks for.",
     ),
+    "filters": (
+        "First-layer filters",
+        "Each image is one convolution filter: red weights respond to ink, blue to its "
+        "absence; edges and stroke pieces at different angles are typical.",
+    ),
+    "feature_maps": (
+        "Feature maps",
+        "One test image through the network: each row is a layer's output channels (bright = "
+        "strong response), from the filters' maps down to the pooled, coarser ones.",
+    ),
     "misclassified": (
         "Misclassified examples",
         "Test images the model got wrong, with their true and predicted labels.",
@@ -272,7 +282,7 @@ def _build(run: _Run) -> tuple[str, list[Block]]:
     blocks += _model_section(run)
     blocks += _history_section(run)
     blocks += _evaluation_section(run)
-    for stem in ("weights", "misclassified", "samples"):
+    for stem in ("weights", "filters", "feature_maps", "misclassified", "samples"):
         if stem in run.figures:
             blocks += [Heading(FIGURES[stem][0]), run.figures[stem]]
     blocks += _diagnostics_section(run)

@@ -299,6 +299,20 @@ def write_figures(
     viz.save_figure(
         viz.plot_image_grid(data.train_images[:count], titles=titles), figures / "samples"
     )
+    maps = feature_maps(model, data.x_test[:1])
+    if maps:
+        viz.save_figure(viz.plot_feature_maps(maps), figures / "feature_maps")
+
+
+def feature_maps(model: Sequential, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each image-shaped layer output (C, H, W) for one input, in order (CNNs only)."""
+    maps = {}
+    a = x
+    for layer in model.layers:
+        a = layer.forward(a, training=False)
+        if a.ndim == 4:
+            maps[layer.name] = a[0]
+    return maps
 
 
 def write_run_figures(
@@ -318,6 +332,9 @@ def write_run_figures(
         figure = viz.plot_confusion_matrix(np.asarray(confusion), class_names=class_names)
         viz.save_figure(figure, figures / "confusion_matrix")
     weights = first_layer_weights(model)
+    if weights is not None and weights.ndim == 4:
+        viz.save_figure(viz.plot_filters(weights), figures / "filters")
+        return
     side = math.isqrt(weights.shape[0]) if weights is not None else 0
     if weights is not None and side * side == weights.shape[0]:
         viz.save_figure(viz.plot_weight_images(weights, (side, side)), figures / "weights")
@@ -351,11 +368,11 @@ def replot(directory: str | Path) -> Path:
 
 
 def first_layer_weights(model: Sequential) -> np.ndarray | None:
-    """The first Dense layer's W (fan_in, fan_out), if the model starts with one."""
+    """The first weighted layer's W: Dense (fan_in, fan_out) or Conv2D (out, in, kh, kw)."""
     for layer in model.layers:
         weights = getattr(layer, "W", None)
         if weights is not None:
-            return np.array(weights) if weights.ndim == 2 else None
+            return np.array(weights)
     return None
 
 

@@ -26,6 +26,8 @@ from chainrule.metrics import _as_labels
 
 __all__ = [
     "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_histories",
     "plot_history",
     "plot_image_grid",
@@ -602,4 +604,96 @@ def plot_weight_images(
         ax.set_title(names[j], fontsize=fontsize, pad=2)
     heading = title or f"first-layer weights: {count} of {fan_out} units"
     fig.suptitle(heading + " (red +, blue −, per-image scale)", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- convolutions
+
+
+def plot_filters(W: ArrayLike, max_filters: int = 64, *, title: str | None = None) -> Figure:
+    """A convolution's filters drawn as images, one per output channel.
+
+    ``W`` is a Conv2D kernel of shape (out_channels, in_channels, kh, kw). Filter ``o`` is the
+    template output channel ``o`` matches at every position; with several input channels it
+    is drawn as the *mean over the input channels* (for a first layer on gray images there
+    is just one). Each image uses a diverging colormap centred at 0 with its own symmetric
+    range ``±max|filter|``: red pixels push the output up, blue push it down, white are
+    ignored. Only the first ``max_filters`` are drawn. Axes: one per drawn filter.
+    """
+    kernel = np.asarray(W, dtype=np.float64)
+    if kernel.ndim != 4:
+        raise ValueError(
+            "W must be a convolution kernel of shape (out_channels, in_channels, kh, kw), "
+            f"got shape {kernel.shape}; for a Dense layer's W use plot_weight_images"
+        )
+    if isinstance(max_filters, bool) or not isinstance(max_filters, int) or max_filters < 1:
+        raise ValueError(f"max_filters must be a positive int, got {max_filters!r}")
+    out_channels, in_channels, kh, kw = kernel.shape
+    count = min(out_channels, max_filters)
+    filters = kernel[:count].mean(axis=1)  # (count, kh, kw)
+    extent = np.abs(filters).max(axis=(1, 2))
+
+    nrows, columns = _grid_shape(count, None)
+    fig = Figure(figsize=(1.1 * columns + 0.3, 1.25 * nrows + 0.6), layout="constrained")
+    fontsize = 8 if count <= 36 else 6
+    for o, ax in enumerate(_image_axes(fig, count, columns)):
+        limit = extent[o] if extent[o] > 0 else 1.0
+        ax.imshow(filters[o], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(str(o), fontsize=fontsize, pad=2)
+    channels = "" if in_channels == 1 else f", mean over {in_channels} input channels"
+    heading = title or f"filters {kh}x{kw}: {count} of {out_channels}{channels}"
+    fig.suptitle(heading + " (red +, blue −, per-filter scale)", fontsize=10)
+    return fig
+
+
+def plot_feature_maps(
+    maps_by_layer: Mapping[str, ArrayLike], max_channels: int = 16, *, title: str | None = None
+) -> Figure:
+    """What each layer computes for one input image: its activation maps, one row per layer.
+
+    ``maps_by_layer`` maps a layer name to that layer's output for a single image, shaped
+    (channels, height, width) (a batch of one, (1, C, H, W), is accepted too, and a 2-D map
+    counts as one channel). Row ``r`` shows the first ``max_channels`` channels of layer
+    ``r`` as small images, in the mapping's order. A row shares one gray scale from its
+    layer's minimum (black) to its maximum (white), so the channels of a layer compare: a
+    black map after ReLU is a filter that found nothing. Axes: one per drawn map.
+    """
+    if not isinstance(maps_by_layer, Mapping) or not maps_by_layer:
+        raise ValueError(
+            "maps_by_layer must be a non-empty mapping of layer name -> (C, H, W) activations"
+        )
+    if isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 1:
+        raise ValueError(f"max_channels must be a positive int, got {max_channels!r}")
+    rows = []
+    for name, maps in maps_by_layer.items():
+        array = np.asarray(maps, dtype=np.float64)
+        if array.ndim == 4 and array.shape[0] == 1:
+            array = array[0]
+        elif array.ndim == 2:
+            array = array[None]
+        if array.ndim != 3 or array.size == 0:
+            raise ValueError(
+                f"maps_by_layer[{name!r}] must be one image's activations of shape "
+                f"(channels, height, width), got shape {np.shape(maps)}"
+            )
+        rows.append((str(name), array))
+
+    columns = min(max_channels, max(array.shape[0] for _, array in rows))
+    fig = Figure(figsize=(1.0 * columns + 1.6, 1.15 * len(rows) + 0.5), layout="constrained")
+    grid = fig.subplots(len(rows), columns, squeeze=False)
+    for (name, array), axes in zip(rows, grid, strict=True):
+        shown = array[:max_channels]
+        low, high = float(shown.min()), float(shown.max())
+        if high <= low:
+            high = low + 1.0
+        for channel, ax in enumerate(axes):
+            if channel >= shown.shape[0]:
+                ax.remove()
+                continue
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.imshow(shown[channel], cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+        channels, height, width = array.shape
+        axes[0].set_ylabel(f"{name}\n{channels}×{height}×{width}", fontsize=8)
+    fig.suptitle(title or "feature maps (one row per layer, first channels)", fontsize=10)
     return fig

@@ -15,9 +15,12 @@ from chainrule.layers.activations import (
     Tanh,
 )
 from chainrule.layers.base import Layer
+from chainrule.layers.batchnorm import BatchNorm
+from chainrule.layers.conv2d import Conv2D
 from chainrule.layers.dense import Dense
 from chainrule.layers.dropout import Dropout
 from chainrule.layers.flatten import Flatten
+from chainrule.layers.pooling import AvgPool2D, MaxPool2D
 from chainrule.registry import Registry
 
 LAYERS: Registry[type[Layer]] = Registry("layer type")
@@ -36,6 +39,10 @@ for _activation, _aliases in [
     LAYERS.register(_activation.type_name, _activation, aliases=_aliases)
 for _layer in (Dense, Dropout, Flatten):
     LAYERS.register(_layer.type_name, _layer)
+LAYERS.register(Conv2D.type_name, Conv2D, aliases=("conv2", "convolution2d"))
+LAYERS.register(MaxPool2D.type_name, MaxPool2D, aliases=("maxpool2d", "max_pooling2d"))
+LAYERS.register(AvgPool2D.type_name, AvgPool2D, aliases=("avgpool2d", "average_pooling2d"))
+LAYERS.register(BatchNorm.type_name, BatchNorm, aliases=("batchnorm", "batch_normalization"))
 
 
 def get_activation(spec: str | dict[str, Any]) -> Activation:
@@ -55,6 +62,9 @@ __all__ = [
     "ACTIVATIONS",
     "LAYERS",
     "Activation",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
@@ -62,6 +72,7 @@ __all__ = [
     "ImprovedSigmoid",
     "Layer",
     "LeakyReLU",
+    "MaxPool2D",
     "ReLU",
     "Sigmoid",
     "Softmax",
