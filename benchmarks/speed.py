@@ -117,6 +117,59 @@ def work_sklearn(args, x, y, x_test, y_test) -> dict:
     return {"epoch_seconds": seconds, "test_accuracy": accuracy, "version": sklearn.__version__}
 
 
+def work_chainrule_cnn(args, x, y, x_test, y_test) -> dict:
+    """The cnn-lenet recipe's network (without dropout, so both sides compute the same)."""
+    from chainrule.config import load_recipe
+    from chainrule.train import Trainer
+
+    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "cnn-lenet.yaml")
+    layers = [spec for spec in recipe.model.layers if not _is_dropout(spec)]
+    recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"layers": layers})})
+    model = recipe.build_model(input_shape=(1, 28, 28))
+    images, test_images = x.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)
+    trainer = Trainer(
+        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch, progress=False
+    )
+    history = trainer.fit(images, y)
+    accuracy = float(np.mean(model.predict(test_images) == y_test))
+    return {"epoch_seconds": list(history["seconds"]), "test_accuracy": accuracy}
+
+
+def _is_dropout(spec) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "dropout"
+
+
+def work_torch_cnn(args, x, y, x_test, y_test) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    nn = torch.nn
+    network = nn.Sequential(
+        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(800, 128), nn.ReLU(), nn.Linear(128, 10),
+    )  # fmt: skip
+    optimizer = torch.optim.Adam(network.parameters(), lr=LEARNING_RATE)
+    criterion = nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x.reshape(-1, 1, 28, 28))
+    yt = torch.from_numpy(y.astype(np.int64))
+    generator = torch.Generator().manual_seed(0)
+    seconds = []
+    for _ in range(args.epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(xt), generator=generator)
+        for start in range(0, len(xt), args.batch):
+            index = order[start : start + args.batch]
+            optimizer.zero_grad()
+            criterion(network(xt[index]), yt[index]).backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    with torch.no_grad():
+        predicted = network(torch.from_numpy(x_test.reshape(-1, 1, 28, 28))).argmax(1).numpy()
+    return {"epoch_seconds": seconds, "test_accuracy": float(np.mean(predicted == y_test))}
+
+
 def work_chainrule_diagnostics(args, x, y, x_test, y_test) -> dict:
     """chainrule with per-layer diagnostics at the default interval (target: <= 10% slower)."""
     return work_chainrule(args, x, y, x_test, y_test, diagnostics=True)
@@ -127,6 +180,8 @@ WORKERS = {
     "chainrule+diagnostics": work_chainrule_diagnostics,
     "pytorch": work_torch,
     "scikit-learn": work_sklearn,
+    "chainrule-cnn": work_chainrule_cnn,
+    "pytorch-cnn": work_torch_cnn,
 }
 
 
@@ -188,7 +243,7 @@ def spawn(args, worker: str, batch: int) -> dict:
 
 
 def available(worker: str) -> bool:
-    module = {"pytorch": "torch", "scikit-learn": "sklearn"}.get(worker)
+    module = {"pytorch": "torch", "pytorch-cnn": "torch", "scikit-learn": "sklearn"}.get(worker)
     if module is None:
         return True
     try:
@@ -206,6 +261,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument(
         "--frameworks", default="chainrule,chainrule+diagnostics,pytorch,scikit-learn"
+    )
+    parser.add_argument(
+        "--cnn", action="store_true", help="also time the cnn-lenet network (batch 64)"
     )
     parser.add_argument("--json-out", default="benchmarks/results/speed.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -231,8 +289,20 @@ def main() -> None:
                   f"{result['seconds_per_epoch'] / floor:5.2f}x floor  "
                   f"peak {result['peak_memory_mb']:6.0f} MB  "
                   f"test acc {result['test_accuracy']:.2%}", flush=True)  # fmt: skip
+    if args.cnn:
+        for worker in ("chainrule-cnn", "pytorch-cnn"):
+            if available(worker):
+                result = spawn(args, worker, 64)
+                results[f"{worker}@64"] = result
+                print(f"batch  64  {worker:<21} {result['seconds_per_epoch']:7.3f} s/epoch  "
+                      f"peak {result['peak_memory_mb']:6.0f} MB  "
+                      f"test acc {result['test_accuracy']:.2%}", flush=True)  # fmt: skip
     print()
     targets = []
+    cnn, torch_cnn = results.get("chainrule-cnn@64"), results.get("pytorch-cnn@64")
+    if cnn and torch_cnn:
+        ratio = cnn["seconds_per_epoch"] / torch_cnn["seconds_per_epoch"]
+        targets.append(("CNN: within 1.5x of PyTorch per epoch", ratio <= 1.5, f"{ratio:.2f}x"))
     for batch in batches:
         ours = results.get(f"chainrule@{batch}")
         torch_result = results.get(f"pytorch@{batch}")

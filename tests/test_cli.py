@@ -250,3 +250,31 @@ def test_predict_images_a_user_drew(digits_dir, tmp_path, capsys):
     assert len(predicted) == 3
     assert sum(p == str(labels[i]) for i, p in enumerate(predicted)) >= 2
     assert any("error" in r for r in results)
+
+
+# -- sweep and compare -------------------------------------------------------------------------
+def test_sweep_then_compare_then_diagnostics_side_by_side(digits_dir, tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(f"name: tiny\nbase: {RECIPE}\naxes:\n  model.activation: [relu, tanh]\n")
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(grid), "--dataset", str(digits_dir), "--out", str(out), "--workers", "2",
+                 "--epochs", "1", "--quiet", "--json", "--set", "data.train_limit=400",
+                 "--set", "training.diagnostics=5"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["finished"] == summary["total"] == 2
+    assert summary["failed"] == 0
+    assert main(["compare", str(out), "--format", "csv,markdown", "--quiet"]) == 0
+    assert (out / "report.html").is_file()
+    assert (out / "comparison.csv").read_text().count("\n") >= 3
+    capsys.readouterr()
+    assert (
+        main(["compare", str(out), "--diagnostic", "grad_norm", "--out", str(tmp_path / "g")]) == 0
+    )
+    assert (tmp_path / "g.png").stat().st_size > 0
+    assert main(["compare", str(out), "--diagnostic", "nope", "--out", str(tmp_path / "h")]) == 2
+    assert "unknown diagnostic" in capsys.readouterr().err
+    assert (
+        main(["sweep", str(grid), "--dataset", str(digits_dir), "--out", str(out), "--quiet"]) == 2
+    )
+    assert "resume" in capsys.readouterr().err

@@ -111,6 +111,74 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from chainrule.sweep import run_sweep
+
+    summary = run_sweep(
+        args.grid,
+        out_dir=args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        data_dir=args.data_dir,
+        progress=not (args.quiet or args.json),
+        epochs=args.epochs,
+        overrides=([f"data.dataset={args.dataset}"] if args.dataset else []) + list(args.set),
+        download=not args.offline,
+    )
+    print(json.dumps(summary.to_dict()) if args.json else summary.text())
+    return 0 if summary.ok else EXIT_USAGE
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if args.diagnostic:
+        return _compare_diagnostic(args)
+    from chainrule.sweep import compare
+
+    if len(args.directories) != 1:
+        raise CommandError("compare takes one SWEEP_DIR (or several RUN_DIRs with --diagnostic)")
+    formats = tuple(part.strip() for part in args.format.split(",") if part.strip())
+    result = compare(args.directories[0], metric=args.metric, by=args.by, formats=formats)
+    if "terminal" in formats and not args.quiet:
+        from rich.console import Console
+
+        Console().print(result.rich_table())
+    else:
+        print(result.text)
+    for path in result.files:
+        print(f"written: {path}", file=sys.stderr)
+    return 0
+
+
+def _compare_diagnostic(args: argparse.Namespace) -> int:
+    """Runs side by side, one diagnostic: run directories, or every run of a sweep."""
+    from chainrule.diagnostics import plot_runs_side_by_side
+    from chainrule.viz import save_figure
+
+    runs: dict[str, Path] = {}
+    for directory in map(Path, args.directories):
+        if (directory / "diagnostics.csv").is_file():
+            runs[directory.name] = directory
+        elif (directory / "runs").is_dir():
+            for run in sorted((directory / "runs").iterdir()):
+                if (run / "diagnostics.csv").is_file():
+                    runs[run.name] = run
+        else:
+            raise CommandError(
+                f"{directory} has no diagnostics.csv (train with --diagnostics) and no runs/"
+            )
+    if not runs:
+        raise CommandError("no run with diagnostics found; train with --diagnostics")
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(args.directories[0]) / "figures" / (f"compare-{args.diagnostic}")
+    )
+    for path in save_figure(plot_runs_side_by_side(runs, args.diagnostic), out):
+        print(path)
+    return 0
+
+
 def _diagnose(args: argparse.Namespace) -> int:
     from chainrule.diagnostics import format_reading, load_records
 
@@ -393,6 +461,53 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="train a grid of recipes in parallel, resumably, recorded in SQLite",
+        description="Expand a grid (a base recipe plus axes and/or variants) into runs and "
+        "train them on local processes (--workers) or a Dask cluster (--scheduler); every "
+        "result lands in SWEEP_DIR/sweep.sqlite as it finishes, and --resume finishes a "
+        "stopped sweep.",
+    )
+    sweep.add_argument("grid", metavar="GRID", help="grid YAML (see recipes/grid-*.yaml)")
+    sweep.add_argument("--out", metavar="DIR", help="sweep directory (default runs/sweeps/NAME)")
+    sweep.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
+    sweep.add_argument("--resume", action="store_true", help="skip finished runs, redo the rest")
+    sweep.add_argument("--epochs", type=int, help="cap every run's epochs (quick looks)")
+    sweep.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, or a folder of IDX files")
+    _add_data_arguments(sweep)
+    sweep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the base recipe (repeatable)",
+    )
+    sweep.add_argument("--quiet", action="store_true", help="no progress display")
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sweep.set_defaults(handler=_sweep)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare a sweep's runs: table, overlaid curves, per-factor charts, report",
+        description="Rank a sweep's runs by a metric and write comparison.csv/.md, figures "
+        "and report.html/.md into the sweep directory. With --diagnostic, draw one diagnostic "
+        "of several runs (run directories or a sweep's runs) side by side.",
+    )
+    compare.add_argument("directories", metavar="SWEEP_DIR|RUN_DIR", nargs="+")
+    compare.add_argument("--metric", default="test_accuracy", help="rank by (test_accuracy)")
+    compare.add_argument("--by", help="colour curves by this factor, e.g. model.activation")
+    compare.add_argument(
+        "--format", default="terminal", help="comma-separated: terminal, csv, markdown"
+    )
+    compare.add_argument(
+        "--diagnostic", metavar="KEY", help="e.g. grad_norm, update_ratio, saturated, dead"
+    )
+    compare.add_argument("--out", metavar="PATH", help="figure path without suffix (--diagnostic)")
+    compare.add_argument("--quiet", action="store_true", help="plain table")
+    compare.set_defaults(handler=_compare)
 
     diagnose = commands.add_parser(
         "diagnose",

@@ -299,6 +299,36 @@ def write_figures(directory: str | Path) -> list[Path]:
     return written
 
 
+def plot_runs_side_by_side(run_dirs: dict[str, Path], key: str = "grad_norm"):
+    """One panel per run, every layer's ``key`` over training, on one shared log scale.
+
+    Two runs side by side (say 2 and 10 sigmoid layers) show a vanishing gradient at a
+    glance: the deep run's lines fan out over orders of magnitude.
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    if key not in FIELDS or key in ("step", "epoch", "layer", "activation"):
+        numeric = [f for f in FIELDS if f not in ("step", "epoch", "layer", "activation")]
+        raise ValueError(f"unknown diagnostic {key!r}; choose one of {', '.join(numeric)}")
+    figure = Figure(figsize=(4.2 * len(run_dirs) + 1.5, 4), layout="constrained")
+    axes_list = figure.subplots(1, len(run_dirs), sharey=True, squeeze=False)[0]
+    for axes, (name, directory) in zip(axes_list, run_dirs.items(), strict=True):
+        records = load_records(Path(directory) / "diagnostics.csv")
+        layers = list(dict.fromkeys(r["layer"] for r in records))
+        colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(layers), 2)))
+        for layer, colour in zip(layers, colours, strict=False):
+            rows = [r for r in records if r["layer"] == layer and r[key] > 0]
+            axes.plot([r["step"] for r in rows], [r[key] for r in rows], color=colour, label=layer)
+        axes.set_yscale("log")
+        axes.set_title(name, fontsize=10)
+        axes.set_xlabel("step")
+        axes.legend(fontsize=6, ncols=2)
+    axes_list[0].set_ylabel(key.replace("_", " "))
+    figure.suptitle(f"{key.replace('_', ' ')} per layer (first layer dark, last light)")
+    return figure
+
+
 def format_reading(records: list[dict[str, Any]]) -> str:
     """The per-layer table and the findings, as plain text for the terminal."""
     summary = layer_summary(records)

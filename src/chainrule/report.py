@@ -37,7 +37,14 @@ from chainrule.atomic import atomic_write_text
 from chainrule.metrics import ClassificationMetrics
 from chainrule.train import History
 
-__all__ = ["format_duration", "format_percent", "write_report"]
+__all__ = [
+    "format_duration",
+    "format_percent",
+    "md_cell",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]
 
 REQUIRED_METRICS = ("test_accuracy", "test_loss", "epochs_run", "train_seconds")
 
@@ -524,7 +531,7 @@ def _md_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), text)
 
 
-def _md_cell(text: str, bold: bool = False) -> str:
+def md_cell(text: str, bold: bool = False) -> str:
     text = _md_text(text).replace("\n", " ")
     return f"**{text}**" if bold and text else text
 
@@ -534,7 +541,7 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def _render_markdown(title: str, blocks: list[Block]) -> str:
+def render_markdown(title: str, blocks: list[Block]) -> str:
     parts = [f"# {_md_text(title)}"]
     for block in blocks:
         if isinstance(block, Heading):
@@ -543,12 +550,12 @@ def _render_markdown(title: str, blocks: list[Block]) -> str:
             parts.append(_md_text(block.text))
         elif isinstance(block, Table):
             lines = [
-                "| " + " | ".join(_md_cell(h) for h in block.headers) + " |",
+                "| " + " | ".join(md_cell(h) for h in block.headers) + " |",
                 "| " + " | ".join("---:" if n else "---" for n in block.numeric) + " |",
             ]
             for index, row in enumerate(block.rows):
                 bold = index in block.bold_rows
-                lines.append("| " + " | ".join(_md_cell(cell, bold) for cell in row) + " |")
+                lines.append("| " + " | ".join(md_cell(cell, bold) for cell in row) + " |")
             parts.append("\n".join(lines))
         elif isinstance(block, Code):
             fence = _fence(block.text)
@@ -585,7 +592,7 @@ footer { margin-top: 3rem; color: #888; font-size: .8rem; }
 """.strip()
 
 
-def _render_html(title: str, blocks: list[Block]) -> str:
+def render_html(title: str, blocks: list[Block]) -> str:
     esc = html.escape
     body = [f"<h1>{esc(title)}</h1>"]
     for block in blocks:
@@ -639,6 +646,6 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     """
     run_dir = Path(run_dir)
     title, blocks = _build(_read_run(run_dir))
-    markdown = atomic_write_text(run_dir / "report.md", _render_markdown(title, blocks))
-    page = atomic_write_text(run_dir / "report.html", _render_html(title, blocks))
+    markdown = atomic_write_text(run_dir / "report.md", render_markdown(title, blocks))
+    page = atomic_write_text(run_dir / "report.html", render_html(title, blocks))
     return markdown, page
