@@ -271,15 +271,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> d
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
-        parts = key.strip().split(".")
-        node = result
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise RecipeError(f"{source}: --set {key}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(result, key.strip(), value, f"{source}: --set")
     return result
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """``raw["model"]["activation"] = value`` for ``key="model.activation"``."""
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise RecipeError(f"{source} {key}: {part!r} is not a section (it is {child!r})")
+        node = child
+    node[parts[-1]] = value
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainrule.config import Recipe, RecipeError, apply_overrides, parse_recipe
+from chainrule.config import Recipe, RecipeError, apply_overrides, parse_recipe, set_dotted
 from chainrule.yamlfile import read_yaml_mapping
 
 __all__ = ["Grid", "GridError", "SweepPoint", "load_grid", "parse_grid", "value_label"]
@@ -325,7 +325,7 @@ def _point_source(
     """The base with the point's overrides set, its name, and the epochs cap."""
     raw = copy.deepcopy(grid.base)
     for key, value in overrides.items():
-        set_dotted(raw, key, copy.deepcopy(value), grid.source)
+        set_dotted(raw, key, copy.deepcopy(value), f"{grid.source}:")
     if name and "name" not in overrides:
         raw["name"] = f"{grid.name}-{name}"
     if epochs is not None:
@@ -341,18 +341,6 @@ def _validate(raw: dict[str, Any], source: str) -> Recipe:
         return parse_recipe(raw, source=source)
     except TypeError as error:  # a registry's message for a spec of the wrong shape
         raise RecipeError(f"{source}: {error}") from None
-
-
-def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    """``raw["model"]["activation"] = value`` for ``key="model.activation"``."""
-    parts = key.split(".")
-    node = raw
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise RecipeError(f"{source}: {key}: {part!r} is not a section (it is {child!r})")
-        node = child
-    node[parts[-1]] = value
 
 
 # -- names -----------------------------------------------------------------------------------
