@@ -24,7 +24,8 @@ from chainrule.config import load_recipe
 from chainrule.run import train_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-TARGET = 0.895
+TARGET = 0.895  # the best MLP recipe, Fashion-MNIST
+CNN_TARGET = 0.915  # cnn-lenet, within 15 minutes on 2 cores
 
 
 def main() -> None:
@@ -68,7 +69,15 @@ def main() -> None:
             f"{metrics['train_seconds']:7.1f} s",
             flush=True,
         )
-    best = max(rows, key=lambda row: row["test_accuracy"])
+    cnn = next((row for row in rows if row["recipe"] == "cnn-lenet"), None)
+    if cnn:
+        met = cnn["test_accuracy"] >= CNN_TARGET and cnn["wall_seconds"] <= 15 * 60
+        print(
+            f"cnn-lenet: {cnn['test_accuracy']:.2%} in {cnn['wall_seconds'] / 60:.1f} min "
+            f"(target >= {CNN_TARGET:.1%} within 15 min: {'met' if met else 'MISSED'})"
+        )
+    rows_mlp = [row for row in rows if row["recipe"].startswith("mlp")] or rows
+    best = max(rows_mlp, key=lambda row: row["test_accuracy"])
     verdict = "met" if best["test_accuracy"] >= TARGET else "MISSED"
     print(
         f"\nbest: {best['recipe']} {best['test_accuracy']:.2%} on {args.dataset} "

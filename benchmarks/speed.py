@@ -146,9 +146,9 @@ def work_torch_cnn(args, x, y, x_test, y_test) -> dict:
     torch.manual_seed(0)
     nn = torch.nn
     network = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(800, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(64 * 6 * 6, 128), nn.ReLU(), nn.Linear(128, 10),
     )  # fmt: skip
     optimizer = torch.optim.Adam(network.parameters(), lr=LEARNING_RATE)
     criterion = nn.CrossEntropyLoss()
