@@ -377,7 +377,8 @@ def _configuration_rows(recipe: dict[str, Any]) -> list[tuple[str, str]]:
         if model.get("output"):
             architecture += f", {model['output']} output"
         rows.append(("architecture", architecture))
-    if "init" in model:
+    explicit_layers = bool(model.get("layers"))  # init and dropout are then set per layer
+    if "init" in model and not explicit_layers:
         rows.append(("init", _spec(model["init"])))
     if model.get("loss"):
         rows.append(("loss", _spec(model["loss"])))
@@ -397,7 +398,7 @@ def _configuration_rows(recipe: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("epochs (max)", str(training["epochs"])))
     if "l2" in model:
         rows.append(("L2", f"{model['l2']:g}" if model["l2"] else "none"))
-    if "dropout" in model:
+    if "dropout" in model and not explicit_layers:
         rows.append(("dropout", f"{model['dropout']:g}" if model["dropout"] else "none"))
     if "schedule" in training:
         schedule = training["schedule"]
