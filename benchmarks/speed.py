@@ -62,7 +62,7 @@ def work_chainrule(args, x, y, x_test, y_test, diagnostics: bool = False) -> dic
     callbacks = [Diagnostics()] if diagnostics else []
     trainer = Trainer(
         model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch,
-        progress=False, callbacks=callbacks,
+        progress=False, callbacks=callbacks, threads=args.threads,
     )  # fmt: skip
     history = trainer.fit(x, y)
     accuracy = float(np.mean(model.predict(x_test) == y_test))
@@ -128,8 +128,9 @@ def work_chainrule_cnn(args, x, y, x_test, y_test) -> dict:
     model = recipe.build_model(input_shape=(1, 28, 28))
     images, test_images = x.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)
     trainer = Trainer(
-        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch, progress=False
-    )
+        model, recipe.build_optimizer(), epochs=args.epochs, batch_size=args.batch,
+        progress=False, threads=args.threads,
+    )  # fmt: skip
     history = trainer.fit(images, y)
     accuracy = float(np.mean(model.predict(test_images) == y_test))
     return {"epoch_seconds": list(history["seconds"]), "test_accuracy": accuracy}
@@ -273,13 +274,17 @@ def main() -> None:
         return run_worker(args)
 
     batches = args.batch or [32, 128]
+    frameworks = [name for name in args.frameworks.split(",") if name]
+    unknown = sorted(set(frameworks) - set(WORKERS))
+    if unknown:
+        parser.error(f"unknown framework(s) {', '.join(unknown)}; choose from {', '.join(WORKERS)}")
     rate = matmul_rate(args.threads)
     floor = epoch_flops(60_000) / (rate * 1e9)
     print(f"matmul {rate:.1f} GFLOP/s (float32, {args.threads} threads); epoch "
           f"{epoch_flops(60_000) / 1e9:.1f} GFLOP -> floor {floor:.3f} s/epoch\n")  # fmt: skip
     results = {}
     for batch in batches:
-        for worker in args.frameworks.split(","):
+        for worker in frameworks:
             if not available(worker):
                 print(f"batch {batch:>3}  {worker:<21} not installed, skipped")
                 continue

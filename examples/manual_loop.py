@@ -20,7 +20,8 @@ import numpy as np
 from chainrule.config import parse_recipe
 from chainrule.model import Sequential
 from chainrule.optim import Optimizer
-from chainrule.train import Trainer, blas_threads_for
+from chainrule.parallel import plan_threads
+from chainrule.train import Trainer
 
 
 def train_by_hand(
@@ -35,9 +36,12 @@ def train_by_hand(
     """Mini-batch training written out; returns the loss of every step."""
     order_rng = np.random.default_rng(seed)
     step_losses = []
-    # fit caps BLAS threads for small batches; the last bits of a matrix product depend on
-    # how it is split across threads, so bit-identical results need the same cap.
-    with blas_threads_for(batch_size):
+    # fit runs small steps like these on one thread with a one-thread BLAS; the last bits of
+    # a matrix product depend on how it is split across threads, so bit-identical results
+    # need the same plan (a plan that splits batches across threads would regroup sums).
+    plan = plan_threads(model, batch_size)
+    assert plan.workers == 1, "this loop is the one-thread path of Trainer.fit"
+    with plan.limits():
         for _epoch in range(epochs):
             order = order_rng.permutation(len(x))
             for start in range(0, len(x), batch_size):

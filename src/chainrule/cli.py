@@ -71,6 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         download=not args.offline,
         progress=not (args.quiet or args.json),
         resume=bool(args.resume),
+        threads=args.threads,
     )
     metrics = result.metrics
     if args.json:
@@ -416,6 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--diagnostics",
         action="store_true",
         help="record per-layer gradient, update and activation statistics (diagnostics.csv)",
+    )
+    train.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="cores to train on (default: all); big steps such as a CNN's split each batch "
+        "across them",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")

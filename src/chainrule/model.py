@@ -141,12 +141,28 @@ class Sequential:
                 self.params[name] = spec.initializer(
                     spec.shape, spec.fan_in, spec.fan_out, self.rng
                 )
+        self._bind_layers()
+
+    def _bind_layers(self) -> None:
         for layer in self.layers:
             local_names = layer.parameter_specs()
             layer.bind(
                 {k: self.params[f"{layer.name}.{k}"] for k in local_names},
                 {k: self.grads[f"{layer.name}.{k}"] for k in local_names},
             )
+
+    def replica(self, seed: int | np.random.Generator | None = None) -> Sequential:
+        """A twin for data-parallel training (``chainrule.parallel``).
+
+        It has the same layers and *the same parameter buffer* (shared memory: an optimizer
+        step on this model is seen by the replica at once), but its own gradient buffer,
+        layer caches, and random generator (``seed``) for dropout masks.
+        """
+        twin = Sequential.from_config(self.get_config(), dtype=self.dtype, seed=seed)
+        twin.set_layer_states(self.layer_states())
+        twin.params.data = self.params.data
+        twin._bind_layers()
+        return twin
 
     # -- computation --------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -266,6 +282,11 @@ class Sequential:
     def count_params(self) -> int:
         return self.params.size
 
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one example's forward pass in matrix products (layer by layer:
+        Dense fan_in·fan_out, Conv2D out_channels·in_channels·kh·kw·Ho·Wo)."""
+        return sum(layer.multiply_adds() for layer in self.layers)
+
     def summary_rows(self) -> list[tuple[str, str, int]]:
         """(layer, output shape, parameter count) for each layer."""
         rows = []
@@ -316,7 +337,10 @@ class Sequential:
 
     @classmethod
     def from_config(
-        cls, config: dict[str, Any], dtype: str | type | np.dtype | None = None
+        cls,
+        config: dict[str, Any],
+        dtype: str | type | np.dtype | None = None,
+        seed: int | np.random.Generator | None = 0,
     ) -> Sequential:
         """Rebuild the architecture (weights freshly initialized; load them separately)."""
         try:
@@ -329,6 +353,7 @@ class Sequential:
                 l2_biases=config.get("l2_biases", False),
                 dtype=dtype or config.get("dtype", "float32"),
                 fuse_loss=config.get("fuse_loss", True),
+                seed=seed,
             )
         except KeyError as error:
             raise ValueError(f"model config is missing the key {error}") from None

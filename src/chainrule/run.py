@@ -32,6 +32,7 @@ from chainrule.diagnostics import write_figures as write_diagnostics_figures
 from chainrule.metrics import per_class_metrics
 from chainrule.model import Sequential
 from chainrule.model_file import load_model
+from chainrule.parallel import check_threads
 from chainrule.preprocessing import Preprocessing
 from chainrule.schedules import get_schedule
 from chainrule.train import History, Trainer, TrainingDiverged
@@ -169,13 +170,17 @@ def train_recipe(
     progress: bool = True,
     figures: bool = True,
     resume: bool = False,
+    threads: int | None = None,
 ) -> RunResult:
     """Train the recipe's model and write the run directory (see the module docstring).
+
+    ``threads``: cores to train on (default: all; see ``Trainer``).
 
     Every epoch leaves a checkpoint in ``<run>/checkpoints``; ``resume=True`` continues the
     run in ``out_dir`` from its newest one. A run whose loss or gradient turns non-finite
     raises ``TrainingDiverged`` after writing its history up to that point.
     """
+    check_threads(threads)
     data = prepare_data(recipe, data_dir, download, progress)
     model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
     optimizer = recipe.build_optimizer()
@@ -199,6 +204,7 @@ def train_recipe(
         callbacks=callbacks,
         progress=progress,
         augment=build_augmentation(recipe, data.preprocessing),
+        threads=threads,
     )
     if resume:
         directory = Path(out_dir)

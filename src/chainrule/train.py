@@ -9,7 +9,6 @@ reproduces ``fit`` exactly with a hand-written loop.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 import time
@@ -19,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from chainrule.atomic import atomic_write_text
 from chainrule.callbacks import Callback
 from chainrule.checkpoint import Checkpoint, generator_state, restore_generator
 from chainrule.model import Sequential
 from chainrule.optim import Optimizer
+from chainrule.parallel import DataParallel, check_threads, plan_threads
 
 MODES = ("minibatch", "stochastic", "batch")
-SMALL_BATCH = 256
 EPOCH_KEYS = (
     "epoch",
     "train_loss",
@@ -93,6 +91,11 @@ class Trainer:
     ``mode`` is ``"stochastic"`` (one example per step), ``"batch"`` (the whole training set
     per step: classic full-batch gradient descent) or ``"minibatch"`` (``batch_size``
     examples per step). The last, smaller batch of an epoch is kept.
+
+    ``threads``: the cores this run may use (default: all of this process's). How a step
+    uses them follows ``chainrule.parallel.plan_threads``: small steps run on one thread
+    with a one-thread BLAS; big ones (a CNN) split each batch across one thread per core.
+    Pass 1 when several runs share the machine (as sweep workers do).
     """
 
     def __init__(
@@ -108,7 +111,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-        blas_threads: int | None = None,
+        threads: int | None = None,
         checkpoint_dir: str | Path | None = None,
         keep_last: int = 2,
     ) -> None:
@@ -129,7 +132,8 @@ class Trainer:
         self.seed = seed
         self.callbacks = list(callbacks)
         self.augment = augment
-        self.blas_threads = blas_threads
+        self.threads = check_threads(threads)
+        self._parallel: DataParallel | None = None
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
             raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
@@ -171,8 +175,15 @@ class Trainer:
         self.order_rng = np.random.default_rng(self.seed)
         self.augment_rng = np.random.default_rng([self.seed, 1])
         self.best_checkpoint_value = math.inf
-        with blas_threads_for(self.effective_batch_size(x.shape[0]), self.blas_threads):
-            self._fit_epochs(x, y, validation_data, checkpoint)
+        self.thread_plan = plan_threads(
+            self.model, self.effective_batch_size(x.shape[0]), self.threads
+        )
+        with self.thread_plan.limits(), DataParallel(self.model, self.thread_plan.workers) as par:
+            self._parallel = par
+            try:
+                self._fit_epochs(x, y, validation_data, checkpoint)
+            finally:
+                self._parallel = None
         return self.history
 
     def _fit_epochs(
@@ -295,11 +306,22 @@ class Trainer:
     def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
         model = self.model
-        output = model.forward_batch(xb, training=True)  # fit checked the data once
-        loss = model.compute_loss(output, yb).total
-        if not math.isfinite(loss):
-            raise self._diverged("the loss", loss)
-        model.backward(yb)
+        if self._parallel is not None and self._parallel.workers > 1:
+            result = self._parallel.forward_backward(xb, yb)
+            loss = result.loss.total
+            if not math.isfinite(loss):
+                raise self._diverged("the loss", loss)
+            correct = sum(
+                count_correct(output, yb[part])
+                for part, output in zip(result.parts, result.outputs, strict=True)
+            )
+        else:
+            output = model.forward_batch(xb, training=True)  # fit checked the data once
+            loss = model.compute_loss(output, yb).total
+            if not math.isfinite(loss):
+                raise self._diverged("the loss", loss)
+            model.backward(yb)
+            correct = count_correct(output, yb)
         grads = model.params.grad_data
         with np.errstate(over="ignore", invalid="ignore"):
             squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
@@ -308,7 +330,7 @@ class Trainer:
         self.optimizer.step(model.params.data, grads)
         self.history.step_loss.append(loss)
         self._call("on_step_end", len(self.history.step_loss), loss)
-        return loss, count_correct(output, yb)
+        return loss, correct
 
     def _diverged(self, quantity: str, loss: float) -> TrainingDiverged:
         step = len(self.history.step_loss) + 1
@@ -401,21 +423,6 @@ def _first_non_finite(model: Sequential) -> str:
         if not np.all(np.isfinite(grad)):
             return f"the gradient of {name}"
     return "the gradient"
-
-
-def blas_threads_for(
-    batch_size: int, threads: int | None = None
-) -> contextlib.AbstractContextManager:
-    """The BLAS thread cap ``Trainer.fit`` trains under (see ``Trainer``), as a context.
-
-    A matrix product's last bits depend on how it is split across threads, so a loop that
-    must reproduce ``fit`` bit for bit runs under the same cap.
-    """
-    if threads is None and batch_size <= SMALL_BATCH:
-        threads = 1
-    if threads is None:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def iterate_batches(

@@ -23,6 +23,11 @@ class Layer:
 
     #: The name recipes and model files use for this layer type (``"dense"``, ``"relu"``, …).
     type_name: ClassVar[str] = "layer"
+    #: True when an example's output depends on the other examples of its batch (batch
+    #: statistics): such a model cannot split a batch across threads without changing results.
+    mixes_examples: ClassVar[bool] = False
+    #: True when training-mode forward draws random numbers (dropout masks).
+    draws_in_training: ClassVar[bool] = False
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name or "." in name):
@@ -64,6 +69,11 @@ class Layer:
 
     def count_params(self) -> int:
         return sum(int(np.prod(spec.shape)) for spec in self.parameter_specs().values())
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one example's forward pass in matrix products (0 for elementwise
+        layers); backward costs about twice that. Used to size the threads a step gets."""
+        return 0
 
     def __repr__(self) -> str:
         arguments = ", ".join(

@@ -50,6 +50,7 @@ class BatchNorm(Layer):
     """
 
     type_name = "batch_norm"
+    mixes_examples = True
 
     def __init__(
         self, momentum: float = 0.1, epsilon: float = 1e-5, name: str | None = None

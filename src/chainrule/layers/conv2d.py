@@ -115,6 +115,12 @@ class Conv2D(Layer):
         sh, sw = self.stride
         return (self.filters, (padded[0] - kh) // sh + 1, (padded[1] - kw) // sw + 1)
 
+    def multiply_adds(self) -> int:
+        self._check_built()
+        out_channels, out_height, out_width = self.output_shape
+        kh, kw = self.kernel_size
+        return out_channels * self.input_shape[0] * kh * kw * out_height * out_width
+
     def _padding_for(self, input_shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """((top, bottom), (left, right)) zeros for this input shape."""
         if self.padding == "valid":

@@ -70,6 +70,10 @@ class Dense(Layer):
             )
         return (self.units,)
 
+    def multiply_adds(self) -> int:
+        self._check_built()
+        return self.input_shape[0] * self.units
+
     @property
     def fan_in(self) -> int:
         self._check_built()

@@ -23,6 +23,7 @@ class Dropout(Layer):
     """
 
     type_name = "dropout"
+    draws_in_training = True
 
     def __init__(self, rate: float = 0.5, name: str | None = None) -> None:
         super().__init__(name)

@@ -110,6 +110,7 @@ def run_point(task: RunTask) -> RunOutcome:
                 download=task.download,
                 progress=False,
                 figures=task.figures,
+                threads=1,  # the sweep runs one training per core
             )
         return RunOutcome(
             name=task.name,
