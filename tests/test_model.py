@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chainrule.layers import Dense, Dropout, ReLU, Sigmoid, Softmax, Tanh
-from chainrule.model import Sequential
+from chainrule.model import INFERENCE_VALUES, Sequential
 
 
 def mlp(sizes, activation=Sigmoid, **kwargs):
@@ -171,3 +171,16 @@ def test_backward_without_loss_or_forward_says_what_is_missing():
         Sequential([Dense(2)], input_shape=(2,)).backward([0])
     with pytest.raises(RuntimeError, match="forward"):
         mlp([2, 2]).backward([0])
+
+
+def test_activation_size_and_inference_chunks(rng):
+    model = mlp([784, 128, 64, 10], activation=ReLU)
+    assert model.activation_size() == 128 + 128 + 64 + 64 + 10 + 10
+    assert model.inference_chunk(1024) == 1024  # small activations: the whole limit
+    wide = mlp([784, 4096, 4096, 10], activation=ReLU)
+    chunk = wide.inference_chunk(1024)
+    assert 1 <= chunk < 1024 and chunk * wide.activation_size() <= INFERENCE_VALUES
+    x = rng.normal(size=(300, 784))
+    np.testing.assert_allclose(
+        wide.predict_proba(x, batch_size=7), wide.predict_proba(x), rtol=1e-5, atol=1e-7
+    )

@@ -25,7 +25,6 @@ from chainrule.optim import Adam
 from chainrule.parallel import (
     DataParallel,
     ThreadPlan,
-    activation_size,
     can_split,
     plan_threads,
     split_rows,
@@ -114,7 +113,7 @@ def test_batch_norm_models_are_not_split():
 def test_plan_for_the_shipped_recipes_and_an_mlp():
     lenet = load_recipe(f"{RECIPES}/cnn-lenet.yaml")
     cnn = lenet.build_model(input_shape=(1, 28, 28))
-    assert activation_size(cnn) * 64 >= parallel.ELEMENTWISE_WORK
+    assert cnn.activation_size() * 64 >= parallel.ELEMENTWISE_WORK
     assert plan_threads(cnn, 64, threads=2) == ThreadPlan(workers=2, blas_threads=1)
     assert plan_threads(cnn, 64, threads=1) == ThreadPlan(workers=1, blas_threads=1)
     assert plan_threads(cnn, 16, threads=2).workers == 1  # parts of 16 examples at least

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,16 +100,15 @@ def plan_threads(model: Sequential, batch_size: int, threads: int | None = None)
     """
     threads = available_cores() if check_threads(threads) is None else threads
     workers = min(threads, batch_size // 16)
-    if workers > 1 and can_split(model) and activation_size(model) * batch_size >= ELEMENTWISE_WORK:
+    if (
+        workers > 1
+        and can_split(model)
+        and model.activation_size() * batch_size >= ELEMENTWISE_WORK
+    ):
         return ThreadPlan(workers=workers, blas_threads=1)
     if threads > 1 and model.multiply_adds() * batch_size >= BLAS_WORK:
         return ThreadPlan(workers=1, blas_threads=threads)
     return ThreadPlan(workers=1, blas_threads=1)
-
-
-def activation_size(model: Sequential) -> int:
-    """Values one example leaves behind in the layers' outputs: the elementwise work."""
-    return sum(math.prod(layer.output_shape) for layer in model.layers)
 
 
 @dataclass(frozen=True)

@@ -354,6 +354,7 @@ class Trainer:
     ) -> tuple[float, float]:
         model = self.model
         total_loss, correct = 0.0, 0
+        batch_size = model.inference_chunk(batch_size)
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
             output = model.forward_batch(xb, training=False)
