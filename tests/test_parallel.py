@@ -79,6 +79,36 @@ def test_split_gradient_and_loss_equal_the_whole_batch(m):
     np.testing.assert_allclose(np.concatenate(result.outputs), output, rtol=1e-12)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_too_big_for_one_pass_runs_in_chunks_with_the_same_gradient(monkeypatch, workers):
+    model = small_cnn(l2=0.01)
+    monkeypatch.setattr(parallel, "TRAINING_VALUES", 3 * model.activation_size())
+    x, y = images(17)
+    whole = small_cnn(l2=0.01)
+    output = whole.forward(x, training=True)
+    loss = whole.compute_loss(output, y)
+    whole.backward(y)
+    with DataParallel(model, workers=workers) as data_parallel:
+        assert data_parallel.max_rows == 3 and data_parallel.splits(17)
+        result = data_parallel.forward_backward(x, y)
+    np.testing.assert_allclose(model.params.grad_data, whole.params.grad_data, rtol=1e-12)
+    assert result.loss.total == pytest.approx(loss.total, rel=1e-12)
+    np.testing.assert_allclose(np.concatenate(result.outputs), output, rtol=1e-12)
+
+
+def test_full_batch_training_of_a_cnn_takes_bounded_chunks(monkeypatch):
+    x, y = images(40)
+    trained = []
+    for values in (None, 5):  # one pass over the batch, then chunks of at most 5 images
+        model = small_cnn()
+        if values:
+            monkeypatch.setattr(parallel, "TRAINING_VALUES", values * model.activation_size())
+        Trainer(model, Adam(0.01), mode="batch", epochs=3, progress=False, threads=1).fit(x, y)
+        trained.append(model.params.data.copy())
+    np.testing.assert_allclose(trained[1], trained[0], rtol=1e-9, atol=1e-12)
+    assert not np.allclose(trained[0], small_cnn().params.data)  # it did train
+
+
 def test_replicas_share_parameters_but_not_gradients():
     model = small_cnn()
     twin = model.replica()
@@ -108,6 +138,8 @@ def test_batch_norm_models_are_not_split():
     with pytest.raises(ValueError, match=r"batch_norm_1 use statistics of the whole batch"):
         DataParallel(model, workers=2)
     assert plan_threads(model, 4096, threads=2).workers == 1
+    with DataParallel(model, workers=1) as whole_batches:
+        assert not whole_batches.splits(100_000)  # never cut, not even into chunks
 
 
 def test_plan_for_the_shipped_recipes_and_an_mlp():

@@ -16,6 +16,10 @@ elementwise work on one core. A CNN step is mostly such work (im2col, pooling, R
 so one thread per core, each on its part with a one-thread BLAS, keeps every core busy where
 a multi-threaded BLAS would only speed up the matrix products.
 
+The same sum lets one thread take a batch too big for memory (full-batch gradient descent on
+a CNN) in chunks of at most ``TRAINING_VALUES`` activation values, adding up their weighted
+gradients.
+
 Which models. Layers that treat each example on its own. BatchNorm normalizes with statistics
 of the whole batch (``Layer.mixes_examples``), so a model with it trains on one thread.
 Dropout masks come from a generator per replica, reseeded every step from the model's own
@@ -31,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +55,9 @@ BLAS_WORK = 25_000_000
 #: 38 ms with a two-thread BLAS, measured); the MLP above has 0.1 M at batch 256, where
 #: threads cost more than they save.
 ELEMENTWISE_WORK = 1_000_000
+#: Activation values one forward pass may produce in training (cnn-lenet: 200 images, about
+#: 60 MB of activations and 170 MB of im2col columns; 784-128-64-10: 40,000 examples).
+TRAINING_VALUES = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,11 @@ class DataParallel:
             )
         self.model = model
         self.workers = workers
+        #: Rows one forward pass takes at most: a bigger batch (full-batch training of a CNN)
+        #: runs in chunks whose gradients are summed, so its memory stays bounded.
+        self.max_rows = (
+            max(1, TRAINING_VALUES // model.activation_size()) if can_split(model) else sys.maxsize
+        )
         self.replicas = [model] + [model.replica() for _ in range(workers - 1)]
         self._draws = any(layer.draws_in_training for layer in model.layers)
         self._pool = ThreadPoolExecutor(workers - 1) if workers > 1 else None
@@ -150,33 +163,31 @@ class DataParallel:
         """Fill ``model.grads`` with the gradient of the loss of (x, y); return the loss."""
         model = self.model
         parts = split_rows(x.shape[0], self.workers)
-        if len(parts) == 1:
-            output = model.forward_batch(x, training=True)
-            loss = model.compute_loss(output, y)
-            model.backward(y)
-            return StepResult(loss, parts, [output])
-        if self._draws:  # each replica's masks: a stream fixed by the model's generator
+        if self._draws and len(parts) > 1:  # replica masks: a stream fixed by the model's rng
             seeds = model.rng.integers(2**63, size=len(parts) - 1)
             for replica, seed in zip(self.replicas[1:], seeds, strict=False):
                 replica.rng.bit_generator.state = np.random.PCG64(seed).state
         futures = [
-            self._pool.submit(_forward_backward, replica, x[part], y[part])
+            self._pool.submit(_forward_backward, replica, x[part], y[part], self.max_rows)
             for replica, part in zip(self.replicas[1:], parts[1:], strict=False)
         ]
-        results = [_forward_backward(model, x[parts[0]], y[parts[0]])]
+        results = [_forward_backward(model, x[parts[0]], y[parts[0]], self.max_rows)]
         results += [future.result() for future in futures]
-        m = x.shape[0]
-        grads = model.params.grad_data
-        grads *= (parts[0].stop - parts[0].start) / m
-        for replica, part in zip(self.replicas[1:], parts[1:], strict=False):
-            weighted = replica.params.grad_data
-            weighted *= (part.stop - part.start) / m
-            grads += weighted
-        data = sum(
-            (p.stop - p.start) / m * loss.data for p, (_, loss) in zip(parts, results, strict=True)
-        )
+        weights = [(part.stop - part.start) / x.shape[0] for part in parts]
+        if len(parts) > 1:
+            grads = model.params.grad_data
+            grads *= weights[0]
+            for replica, weight in zip(self.replicas[1:], weights[1:], strict=False):
+                weighted = replica.params.grad_data
+                weighted *= weight
+                grads += weighted
+        data = sum(w * loss.data for w, (_, loss) in zip(weights, results, strict=True))
         loss = LossBreakdown(data, results[0][1].l2)
         return StepResult(loss, parts, [output for output, _ in results])
+
+    def splits(self, batch_size: int) -> bool:
+        """Whether a batch of this size is cut at all (across threads, or into chunks)."""
+        return self.workers > 1 or batch_size > self.max_rows
 
     def close(self) -> None:
         if self._pool is not None:
@@ -199,8 +210,26 @@ def split_rows(m: int, parts: int) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
-def _forward_backward(model: Sequential, x: np.ndarray, y: Any) -> tuple[np.ndarray, Any]:
-    output = model.forward_batch(x, training=True)
-    loss = model.compute_loss(output, y)
-    model.backward(y)
-    return output, loss
+def _forward_backward(
+    model: Sequential, x: np.ndarray, y: Any, max_rows: int
+) -> tuple[np.ndarray, LossBreakdown]:
+    """Forward, loss and backward of (x, y) on ``model``, in chunks of at most ``max_rows``
+    rows whose gradients are summed with weights (rows in chunk)/(rows in x), as above."""
+    chunks = split_rows(x.shape[0], -(-x.shape[0] // max_rows))
+    outputs, data = [], 0.0
+    total = None if len(chunks) == 1 else np.zeros_like(model.params.grad_data)
+    for chunk in chunks:
+        output = model.forward_batch(x[chunk], training=True)
+        loss = model.compute_loss(output, y[chunk])
+        model.backward(y[chunk])
+        weight = (chunk.stop - chunk.start) / x.shape[0]
+        data += weight * loss.data
+        outputs.append(output)
+        if total is not None:
+            grads = model.params.grad_data
+            grads *= weight
+            total += grads
+    if total is not None:
+        model.params.grad_data[...] = total
+    output = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+    return output, LossBreakdown(data, loss.l2)

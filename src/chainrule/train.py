@@ -306,7 +306,7 @@ class Trainer:
     def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
         model = self.model
-        if self._parallel is not None and self._parallel.workers > 1:
+        if self._parallel is not None and self._parallel.splits(xb.shape[0]):
             result = self._parallel.forward_backward(xb, yb)
             loss = result.loss.total
             if not math.isfinite(loss):
