@@ -70,6 +70,16 @@ class _Pool2D(Layer):
         ]
 
     @property
+    def _windows_tile(self) -> bool:
+        """Whether the windows cover every input position exactly once."""
+        _, height, width = self.input_shape
+        _, out_height, out_width = self.output_shape
+        return self.stride == self.pool_size and (
+            out_height * self.pool_size[0],
+            out_width * self.pool_size[1],
+        ) == (height, width)
+
+    @property
     def _windows_overlap(self) -> bool:
         return self.stride[0] < self.pool_size[0] or self.stride[1] < self.pool_size[1]
 
@@ -137,7 +147,9 @@ class MaxPool2D(_Pool2D):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_forward_ran(self._argmax)
         argmax = self._argmax
-        dx = np.zeros((dout.shape[0], *self.input_shape), dout.dtype)
+        shape = (dout.shape[0], *self.input_shape)
+        # Windows that tile the input exactly write every position below: no need to zero it.
+        dx = np.empty(shape, dout.dtype) if self._windows_tile else np.zeros(shape, dout.dtype)
         targets = self._window_offsets(dx)
         for offset, target in enumerate(targets):
             routed = argmax == offset  # where this window offset held the max
