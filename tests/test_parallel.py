@@ -8,6 +8,7 @@ batch and the weighted sum of its parts.
 import numpy as np
 import pytest
 
+import chainrule.model
 from chainrule import parallel
 from chainrule.config import load_recipe
 from chainrule.layers import (
@@ -211,3 +212,24 @@ def test_a_diverging_split_run_stops_and_says_where(monkeypatch):
         trainer.fit(x * 1e3, x[:, 0, 0, :1])
     assert trainer.thread_plan.workers == 2
     assert len(trainer.history.step_loss) == error.value.step - 1
+
+
+def test_map_chunks_returns_every_chunk_in_order():
+    model = small_cnn()
+    with DataParallel(model, workers=2) as data_parallel:
+        rows = data_parallel.map_chunks(lambda replica, chunk: (chunk.start, chunk.stop), 23, 5)
+    assert rows == [(0, 5), (5, 10), (10, 15), (15, 20), (20, 23)]
+
+
+def test_validation_under_threads_equals_evaluate(monkeypatch):
+    split_everything(monkeypatch)
+    model = small_cnn()
+    # validation in chunks of 5 images, dealt out to the two threads
+    monkeypatch.setattr(chainrule.model, "INFERENCE_VALUES", 5 * model.activation_size())
+    x, y = images(64, seed=3)
+    x_val, y_val = images(37, seed=4)
+    trainer = Trainer(model, Adam(0.01), epochs=2, batch_size=32, progress=False, threads=2)
+    history = trainer.fit(x, y, validation_data=(x_val, y_val))
+    loss, accuracy = trainer.evaluate(x_val, y_val)  # after fit: one thread, same weights
+    assert history["val_loss"][-1] == pytest.approx(loss, rel=1e-12)
+    assert history["val_accuracy"][-1] == accuracy

@@ -36,14 +36,17 @@ import contextlib
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from chainrule.model import LossBreakdown, Sequential
+
+T = TypeVar("T")
 
 #: Multiply-adds per step (forward) from which BLAS gets every core: below it, a product is
 #: too small to split well (784-128-64-10 MLP: 3.5 M at batch 32, 28 M at batch 256, where
@@ -185,6 +188,23 @@ class DataParallel:
         loss = LossBreakdown(data, results[0][1].l2)
         return StepResult(loss, parts, [output for output, _ in results])
 
+    def map_chunks(self, work: Callable[[Sequential, slice], T], rows: int, chunk: int) -> list[T]:
+        """``work(replica, rows_of_chunk)`` for every chunk of ``chunk`` rows out of ``rows``,
+        the chunks dealt out in turn to the replicas' threads; results in chunk order.
+        (Validating a CNN this way is about twice as fast on two cores.)"""
+        chunks = [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
+        shares = [chunks[k :: self.workers] for k in range(self.workers)]
+        futures = [
+            self._pool.submit(_map, work, replica, share)
+            for replica, share in zip(self.replicas[1:], shares[1:], strict=False)
+        ]
+        results = [_map(work, self.model, shares[0])]
+        results += [future.result() for future in futures]
+        ordered: list[T] = [None] * len(chunks)  # type: ignore[list-item]
+        for k, share_results in enumerate(results):
+            ordered[k :: self.workers] = share_results
+        return ordered
+
     def splits(self, batch_size: int) -> bool:
         """Whether a batch of this size is cut at all (across threads, or into chunks)."""
         return self.workers > 1 or batch_size > self.max_rows
@@ -233,3 +253,7 @@ def _forward_backward(
         model.params.grad_data[...] = total
     output = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
     return output, LossBreakdown(data, loss.l2)
+
+
+def _map(work: Callable[[Sequential, slice], T], model: Sequential, chunks: list[slice]) -> list[T]:
+    return [work(model, chunk) for chunk in chunks]

@@ -353,13 +353,20 @@ class Trainer:
         self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048
     ) -> tuple[float, float]:
         model = self.model
-        total_loss, correct = 0.0, 0
-        batch_size = model.inference_chunk(batch_size)
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            output = model.forward_batch(xb, training=False)
-            total_loss += model.compute_loss(output, yb).data * xb.shape[0]
-            correct += count_correct(output, yb)
+        chunk = model.inference_chunk(batch_size)
+
+        def evaluate_chunk(replica: Sequential, rows: slice) -> tuple[float, int]:
+            output = replica.forward_batch(x[rows], training=False)
+            loss = replica.compute_loss(output, y[rows]).data * (rows.stop - rows.start)
+            return loss, count_correct(output, y[rows])
+
+        if self._parallel is not None and self._parallel.workers > 1:  # validation in fit
+            results = self._parallel.map_chunks(evaluate_chunk, x.shape[0], chunk)
+        else:
+            results = [evaluate_chunk(model, slice(start, min(start + chunk, x.shape[0])))
+                       for start in range(0, x.shape[0], chunk)]  # fmt: skip
+        total_loss = sum(loss for loss, _ in results)
+        correct = sum(right for _, right in results)
         l2 = model.l2.value(model.params.data[: model.params.n_regularized])
         return total_loss / x.shape[0] + l2, correct / x.shape[0]
 
