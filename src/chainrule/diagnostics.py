@@ -16,6 +16,10 @@ turns the records into findings in plain words (vanishing or exploding gradients
 units, dying ReLUs, a learning rate too high or too low), which ``chainrule diagnose RUN_DIR``
 prints and the run report shows beside the figures.
 
+When a step is split across threads (``chainrule.parallel``: big CNN steps), gradients and
+updates are the whole batch's, and activation statistics come from the model's own part of
+the batch (the first one).
+
 Cost: nothing when off (the trainer has no such callback); when on, one copy of the
 parameter buffer and a few reductions per ``every`` steps.
 """
