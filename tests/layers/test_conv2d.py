@@ -142,6 +142,8 @@ def test_summary_counts_parameters_and_prints_the_output_shape():
     assert model.count_params() == 8 * 1 * 3 * 3 + 8 == 80
     assert "(None, 8, 26, 26)" in model.summary()
     assert model.layers[0].output_shape == (8, 26, 26)
+    # multiply-adds of one image: every output value sums in_channels·kh·kw products
+    assert model.layers[0].multiply_adds() == 8 * 26 * 26 * (1 * 3 * 3)
 
 
 @pytest.mark.parametrize(

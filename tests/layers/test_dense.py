@@ -42,6 +42,7 @@ def test_backward_fills_the_models_gradient_buffer(rng):
 def test_parameter_count_is_fan_in_times_fan_out_plus_bias():
     assert Sequential([Dense(64)], input_shape=(784,)).count_params() == 784 * 64 + 64
     assert Sequential([Dense(64, use_bias=False)], input_shape=(784,)).count_params() == 784 * 64
+    assert Sequential([Dense(64)], input_shape=(784,)).layers[0].multiply_adds() == 784 * 64
 
 
 def test_wrong_feature_count_names_the_layer_and_both_sizes():
