@@ -1,14 +1,17 @@
 """Checkpoints and resume: a stopped-and-resumed run is the uninterrupted run, to the last bit."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
-from chainrule.callbacks import EarlyStopping
+from chainrule.callbacks import Callback, EarlyStopping
 from chainrule.checkpoint import Checkpoint
 from chainrule.config import parse_recipe
 from chainrule.data import load_split, scale
 from chainrule.schedules import get_schedule
-from chainrule.train import Trainer
+from chainrule.train import Trainer, TrainingInterrupted
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,23 @@ def digits(shared_data):
     return x[:1000], labels[:1000], x[1000:], labels[1000:1200]
 
 
-def make_trainer(optimizer, epochs, checkpoint_dir=None):
+class CtrlC(Callback):
+    """Presses Ctrl-C (a real SIGINT to this process) after step ``at`` of the whole run, or
+    while epoch ``at_epoch_end`` ends (as during validation)."""
+
+    def __init__(self, at=None, at_epoch_end=None):
+        self.at, self.at_epoch_end = at, at_epoch_end
+
+    def on_step_end(self, step, loss, trainer):
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def on_epoch_end(self, epoch, logs, trainer):
+        if epoch + 1 == self.at_epoch_end:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def make_trainer(optimizer, epochs, checkpoint_dir=None, extra=()):
     recipe = parse_recipe(
         {
             "seed": 7,
@@ -27,7 +46,7 @@ def make_trainer(optimizer, epochs, checkpoint_dir=None):
         }
     )
     callbacks = [get_schedule({"name": "step", "step_size": 1, "gamma": 0.7}),
-                 EarlyStopping(patience=10)]  # fmt: skip
+                 EarlyStopping(patience=10), *extra]  # fmt: skip
     return Trainer(
         recipe.build_model(), recipe.build_optimizer(), epochs=epochs, batch_size=50,
         callbacks=callbacks, progress=False, checkpoint_dir=checkpoint_dir, keep_last=5,
@@ -55,6 +74,40 @@ def test_resumed_run_equals_the_uninterrupted_run_bit_for_bit(digits, tmp_path, 
     assert comparable(resumed_history) == comparable(straight_history)
     assert resumed_history.step_loss == straight_history.step_loss
     assert resumed.model.params.data.tobytes() == straight.model.params.data.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("ctrl_c", "where", "saved_as"),
+    [
+        ({"at": 27}, (2, 7), "interrupted.safetensors"),  # mid-epoch (20 steps an epoch)
+        ({"at": 40}, (2, 20), "interrupted.safetensors"),  # after the epoch's last step
+        ({"at_epoch_end": 2}, (2, 20), "epoch-0002.safetensors"),  # during its validation
+    ],
+)
+def test_ctrl_c_saves_and_the_resumed_run_equals_the_uninterrupted_one(
+    digits, tmp_path, ctrl_c, where, saved_as
+):
+    x, y, x_val, y_val = digits
+    straight = make_trainer("adam", epochs=3, extra=[CtrlC()])
+    straight_history = straight.fit(x, y, (x_val, y_val))
+
+    first = make_trainer("adam", epochs=3, checkpoint_dir=tmp_path, extra=[CtrlC(**ctrl_c)])
+    with pytest.raises(TrainingInterrupted) as stopped:
+        first.fit(x, y, (x_val, y_val))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert (stopped.value.epoch, stopped.value.step) == where
+    assert stopped.value.checkpoint == tmp_path / saved_as
+    saved = Checkpoint.load(stopped.value.checkpoint)
+    assert len(saved.step_loss) == 20 + where[1]  # every completed step, none half-applied
+    if saved_as == "interrupted.safetensors":
+        assert saved.epoch == 1 and saved.trainer["epoch_progress"]["steps"] == where[1]
+    resumed = make_trainer("adam", epochs=3, checkpoint_dir=tmp_path, extra=[CtrlC()])
+    resumed_history = resumed.fit(x, y, (x_val, y_val), resume_from=stopped.value.checkpoint)
+
+    assert comparable(resumed_history) == comparable(straight_history)
+    assert resumed_history.step_loss == straight_history.step_loss
+    assert resumed.model.params.data.tobytes() == straight.model.params.data.tobytes()
+    assert not (tmp_path / "interrupted.safetensors").exists()  # the next epoch superseded it
 
 
 def test_checkpoints_are_kept_and_the_best_is_marked(digits, tmp_path):

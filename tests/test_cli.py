@@ -1,8 +1,11 @@
 """The `chainrule` command: output a user reads, and one-line errors with exit code 2."""
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from chainrule.cli import main
@@ -196,6 +199,28 @@ def test_resume_continues_a_run_to_the_same_numbers(digits_dir, tmp_path, capsys
     assert (straight / "model.safetensors").read_bytes() != b""
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_between_steps_and_resume_finishes_the_run(digits_dir, tmp_path):
+    run = tmp_path / "run"
+    common = ["--dataset", str(digits_dir), "--quiet", "--set", "data.train_limit=300",
+              "--set", "training.epochs=40"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "train", str(RECIPE), "--out", str(run), *common],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list((run / "checkpoints").glob("epoch-*.safetensors")):  # training has begun
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert re.search(r"interrupted in epoch \d+ after step \d+; saved in \S+\.safetensors: "
+                     r"chainrule train --resume \S+ continues from there", err), err  # fmt: skip
+    assert main(["train", "--resume", str(run), *common]) == 0
+    assert len((run / "history.csv").read_text().splitlines()) == 1 + 40
+    assert not (run / "checkpoints" / "interrupted.safetensors").exists()
 
 
 def test_divergence_exits_3_with_advice(digits_dir, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 import chainrule.model
 from chainrule import parallel
+from chainrule.callbacks import Callback
 from chainrule.config import load_recipe
 from chainrule.layers import (
     BatchNorm,
@@ -30,7 +31,7 @@ from chainrule.parallel import (
     plan_threads,
     split_rows,
 )
-from chainrule.train import Trainer
+from chainrule.train import Trainer, TrainingInterrupted
 
 RECIPES = parallel.__file__.rsplit("/src/", 1)[0] + "/recipes"
 
@@ -197,6 +198,39 @@ def test_resuming_a_split_run_with_dropout_continues_it_exactly(monkeypatch, tmp
     fit(2, directory=tmp_path)
     resumed = fit(4, resume_from=tmp_path / "epoch-0002.safetensors")
     np.testing.assert_array_equal(resumed, straight)
+
+
+class StopAfter(Callback):
+    """Asks the trainer to stop after step ``at``, as the Ctrl-C handler does."""
+
+    def __init__(self, at=None):
+        self.at = at
+
+    def on_step_end(self, step, loss, trainer):
+        if step == self.at:
+            trainer.interrupt_requested = True
+
+
+def test_a_split_run_with_dropout_stopped_mid_epoch_resumes_exactly(monkeypatch, tmp_path):
+    split_everything(monkeypatch)
+    x, y = images(96, seed=5)
+
+    def trainer(stop_at=None):
+        return Trainer(
+            small_cnn(dropout=0.3, dtype="float32"), Adam(0.01), epochs=3, batch_size=32,
+            progress=False, threads=2, checkpoint_dir=tmp_path, callbacks=[StopAfter(stop_at)],
+        )  # fmt: skip
+
+    straight = trainer()
+    straight.checkpoint_dir = None
+    straight.fit(x, y)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        trainer(stop_at=5).fit(x, y)  # epoch 2, step 2 of 3
+    assert (stopped.value.epoch, stopped.value.step) == (2, 2)
+    resumed = trainer()
+    resumed.fit(x, y, resume_from=stopped.value.checkpoint)
+    assert resumed.history.step_loss == straight.history.step_loss
+    np.testing.assert_array_equal(resumed.model.params.data, straight.model.params.data)
 
 
 def test_a_diverging_split_run_stops_and_says_where(monkeypatch):

@@ -345,3 +345,20 @@ def test_inputs_of_the_wrong_width_are_rejected():
     x, y = blobs()
     with pytest.raises(ValueError, match=r"expects input of shape \(batch, 5\), got \(200, 4\)"):
         trainer().fit(x[:, :4], y)
+
+
+def test_a_stop_request_without_a_checkpoint_directory_stops_between_steps():
+    from chainrule.callbacks import Callback
+    from chainrule.train import TrainingInterrupted
+
+    class StopAfterFive(Callback):
+        def on_step_end(self, step, loss, trainer):
+            if step == 5:
+                trainer.interrupt_requested = True  # what Ctrl-C does
+
+    x, y = blobs()
+    fit = trainer(batch_size=32, epochs=3, callbacks=[StopAfterFive()])
+    with pytest.raises(TrainingInterrupted, match="interrupted in epoch 1 after step 5") as stop:
+        fit.fit(x, y)
+    assert stop.value.checkpoint is None
+    assert len(fit.history.step_loss) == 5 and len(fit.history) == 0

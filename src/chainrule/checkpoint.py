@@ -1,6 +1,7 @@
 """Checkpoints: everything a training run needs to continue exactly where it stopped.
 
-A checkpoint is a safetensors file written at the end of an epoch. Its tensors are the flat
+A checkpoint is a safetensors file written at the end of an epoch, or in the middle of one
+when Ctrl-C stops training (``interrupted.safetensors``, between two steps). Its tensors are the flat
 parameter buffer, each optimizer state buffer (velocity, moments), any array a callback keeps
 (early stopping's best weights), layer state (running statistics) and the loss of every step
 so far; its JSON metadata holds the rest: the completed epoch count, the optimizer's step
@@ -9,8 +10,10 @@ dropout), each callback's counters and the per-epoch history.
 
 Resuming from the checkpoint of epoch k and training to the end gives, bit for bit, the
 history and weights of the run that never stopped: every number the remaining epochs read is
-restored. Ctrl-C keeps the last epoch's checkpoint; a resumed run redoes the interrupted
-epoch from its start, so nothing is lost but that epoch's partial work.
+restored. A mid-epoch checkpoint also keeps how far its epoch got (steps done, their loss and
+accuracy sums, the batch-order generator before the epoch's shuffle), so a resumed run draws
+the same shuffle, skips the batches already trained, and finishes the epoch as if never
+stopped.
 """
 
 from __future__ import annotations

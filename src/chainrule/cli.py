@@ -615,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    from chainrule.train import TrainingDiverged
+    from chainrule.train import TrainingDiverged, TrainingInterrupted
 
     try:
         return handler(args)
@@ -626,6 +626,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = getattr(error, "summary", None) or str(error) or type(error).__name__
         print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingInterrupted as stopped:
+        where = f"interrupted in epoch {stopped.epoch} after step {stopped.step}"
+        if stopped.checkpoint is None:
+            print(where, file=sys.stderr)
+        else:
+            run = stopped.checkpoint.parent.parent
+            print(f"{where}; saved in {stopped.checkpoint.name}: chainrule train --resume {run} "
+                  "continues from there", file=sys.stderr)  # fmt: skip
+        return 130
     except KeyboardInterrupt:
         hint = ""
         if args.command == "train":

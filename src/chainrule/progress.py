@@ -50,14 +50,15 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch: int, trainer: Any) -> None:
         if not self.live:
             return
+        self.steps_in_epoch = trainer.epoch_progress.steps  # > 0 when resuming mid-epoch
         self.task = self.progress.add_task(
             "train",
             total=trainer.steps_per_epoch,
+            completed=self.steps_in_epoch,
             epoch=f"{epoch + 1}/{self.epochs}",
             loss="…",
             accuracy="…",
         )
-        self.steps_in_epoch = 0
 
     def on_step_end(self, step: int, loss: float, trainer: Any) -> None:
         if not self.live:

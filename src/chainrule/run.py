@@ -35,7 +35,13 @@ from chainrule.model_file import load_model
 from chainrule.parallel import check_threads
 from chainrule.preprocessing import Preprocessing
 from chainrule.schedules import get_schedule
-from chainrule.train import History, Trainer, TrainingDiverged
+from chainrule.train import (
+    INTERRUPTED_CHECKPOINT,
+    History,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 
 
 @dataclass
@@ -220,7 +226,7 @@ def train_recipe(
     validation = (data.x_val, data.y_val) if has_validation else None
     try:
         history = trainer.fit(data.x_train, data.y_train, validation, resume_from=resume_from)
-    except TrainingDiverged:
+    except (TrainingDiverged, TrainingInterrupted):
         trainer.history.to_csv(directory / "history.csv")
         trainer.history.steps_to_csv(directory / "steps.csv")
         _write_diagnostics(directory, callbacks, figures)
@@ -438,9 +444,13 @@ def _write_diagnostics(directory: Path, callbacks: list[Callback], figures: bool
 
 
 def latest_checkpoint(directory: Path) -> Path:
-    """The newest epoch checkpoint of a run directory, or a clear error."""
+    """The newest checkpoint of a run directory (the mid-epoch one Ctrl-C left, else the last
+    epoch's), or a clear error."""
     if not (directory / "recipe.yaml").is_file():
         raise FileNotFoundError(f"{directory} is not a run directory (no recipe.yaml) to resume")
+    interrupted = directory / "checkpoints" / INTERRUPTED_CHECKPOINT
+    if interrupted.is_file():
+        return interrupted
     checkpoints = sorted((directory / "checkpoints").glob("epoch-*.safetensors"))
     if not checkpoints:
         raise FileNotFoundError(

@@ -9,11 +9,14 @@ reproduces ``fit`` exactly with a hand-written loop.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ from chainrule.optim import Optimizer
 from chainrule.parallel import DataParallel, check_threads, plan_threads
 
 MODES = ("minibatch", "stochastic", "batch")
+#: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
+INTERRUPTED_CHECKPOINT = "interrupted.safetensors"
 EPOCH_KEYS = (
     "epoch",
     "train_loss",
@@ -85,6 +90,26 @@ class History:
         return history
 
 
+@dataclass
+class EpochProgress:
+    """How far the current epoch got: what a mid-epoch checkpoint keeps to finish it."""
+
+    steps: int = 0  # completed steps of this epoch
+    loss_sum: float = 0.0  # Σ batch loss × batch size over those steps
+    correct: int = 0
+    seconds: float = 0.0
+    order_state: dict[str, Any] | None = None  # the batch-order generator before the shuffle
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training between two steps, after saving ``checkpoint`` (None without a
+    checkpoint directory). ``epoch`` and ``step`` (1-based) say where."""
+
+    def __init__(self, epoch: int, step: int, checkpoint: Path | None) -> None:
+        super().__init__(f"interrupted in epoch {epoch} after step {step}")
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
+
+
 class Trainer:
     """Fits a model with an optimizer: batching mode, validation, callbacks, progress.
 
@@ -96,6 +121,10 @@ class Trainer:
     uses them follows ``chainrule.parallel.plan_threads``: small steps run on one thread
     with a one-thread BLAS; big ones (a CNN) split each batch across one thread per core.
     Pass 1 when several runs share the machine (as sweep workers do).
+
+    Ctrl-C (in the main thread) stops at the next step boundary: with a ``checkpoint_dir``
+    it saves ``interrupted.safetensors`` there, from which ``fit(resume_from=...)`` finishes
+    the epoch bit for bit, then raises ``TrainingInterrupted``. A second Ctrl-C stops at once.
     """
 
     def __init__(
@@ -134,6 +163,9 @@ class Trainer:
         self.augment = augment
         self.threads = check_threads(threads)
         self._parallel: DataParallel | None = None
+        self.epoch_progress = EpochProgress()
+        self._resumed_progress: EpochProgress | None = None
+        self.interrupt_requested = False
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
             raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
@@ -178,7 +210,12 @@ class Trainer:
         self.thread_plan = plan_threads(
             self.model, self.effective_batch_size(x.shape[0]), self.threads
         )
-        with self.thread_plan.limits(), DataParallel(self.model, self.thread_plan.workers) as par:
+        self.interrupt_requested = False
+        with (
+            self.thread_plan.limits(),
+            DataParallel(self.model, self.thread_plan.workers) as par,
+            _interrupts_between_steps(self),
+        ):
             self._parallel = par
             try:
                 self._fit_epochs(x, y, validation_data, checkpoint)
@@ -200,10 +237,12 @@ class Trainer:
                 if self.stop_training:
                     break
                 self.epoch = epoch
+                self.epoch_progress = self._resumed_progress or EpochProgress()
+                self._resumed_progress = None
                 self._call("on_epoch_begin", epoch)
-                started = time.perf_counter()
+                started = time.perf_counter() - self.epoch_progress.seconds
                 learning_rate = self.optimizer.learning_rate
-                train_loss, train_accuracy = self._run_epoch(x, y, self.order_rng)
+                train_loss, train_accuracy = self._run_epoch(x, y, self.order_rng, started)
                 logs = {
                     "epoch": epoch + 1,
                     "train_loss": train_loss,
@@ -217,12 +256,16 @@ class Trainer:
                 self.history.append(logs)
                 self._call("on_epoch_end", epoch, logs)
                 self._write_checkpoint(epoch + 1, logs)
+                if self.interrupt_requested:  # Ctrl-C during validation or the checkpoint
+                    saved = self.checkpoint_dir and self.checkpoint_dir / _epoch_file(epoch + 1)
+                    raise TrainingInterrupted(epoch + 1, self.steps_per_epoch, saved or None)
         finally:
             self._call("on_train_end")
 
     # -- checkpoints ------------------------------------------------------------------------
-    def checkpoint(self, epoch: int) -> Checkpoint:
-        """The run's state now, after ``epoch`` completed epochs."""
+    def checkpoint(self, epoch: int, progress: EpochProgress | None = None) -> Checkpoint:
+        """The run's state now, after ``epoch`` completed epochs (and ``progress`` into the
+        next one, for a mid-epoch checkpoint)."""
         model, optimizer = self.model, self.optimizer
         optimizer_arrays, optimizer_scalars = optimizer.state_dict()
         callbacks, callback_arrays = [], {}
@@ -248,7 +291,8 @@ class Trainer:
             history=self.history.to_dict(),
             step_loss=np.asarray(self.history.step_loss, dtype=np.float64),
             trainer={"stopped": self.stop_training, "epochs": self.epochs, "mode": self.mode,
-                     "batch_size": self.batch_size, "seed": self.seed},
+                     "batch_size": self.batch_size, "seed": self.seed,
+                     "epoch_progress": asdict(progress) if progress else None},
         )  # fmt: skip
 
     def _restore(self, checkpoint: Checkpoint) -> int:
@@ -277,13 +321,16 @@ class Trainer:
             self.history.epochs[key] = list(values)
         self.history.step_loss = checkpoint.step_loss.tolist()
         self.stop_training = bool(checkpoint.trainer.get("stopped", False))
+        progress = checkpoint.trainer.get("epoch_progress")
+        self._resumed_progress = EpochProgress(**progress) if progress else None
         return checkpoint.epoch
 
     def _write_checkpoint(self, epoch: int, logs: dict[str, float]) -> None:
         if self.checkpoint_dir is None:
             return
         checkpoint = self.checkpoint(epoch)
-        checkpoint.save(self.checkpoint_dir / f"epoch-{epoch:04d}.safetensors")
+        checkpoint.save(self.checkpoint_dir / _epoch_file(epoch))
+        (self.checkpoint_dir / INTERRUPTED_CHECKPOINT).unlink(missing_ok=True)  # superseded
         for old in sorted(self.checkpoint_dir.glob("epoch-*.safetensors"))[: -self.keep_last]:
             old.unlink(missing_ok=True)
         monitored = logs.get("val_loss", logs["train_loss"])
@@ -292,16 +339,32 @@ class Trainer:
             checkpoint.save(self.checkpoint_dir / "best.safetensors")
 
     def _run_epoch(
-        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator
+        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator, started: float
     ) -> tuple[float, float]:
-        """One pass over the data; returns the example-weighted mean loss and accuracy."""
-        total_loss = 0.0
-        correct = 0
-        for xb, yb in self.batches(x, y, order_rng):
+        """One pass over the data (the rest of it, when resuming mid-epoch); returns the
+        example-weighted mean loss and accuracy."""
+        progress = self.epoch_progress
+        if progress.order_state is None:
+            progress.order_state = generator_state(order_rng)
+        else:  # resuming: draw this epoch's shuffle again, then skip the batches it trained
+            restore_generator(order_rng, progress.order_state)
+        for xb, yb in self.batches(x, y, order_rng, skip=progress.steps):
             loss, batch_correct = self.step(xb, yb)
-            total_loss += loss * xb.shape[0]
-            correct += batch_correct
-        return total_loss / x.shape[0], correct / x.shape[0]
+            progress.steps += 1
+            progress.loss_sum += loss * xb.shape[0]
+            progress.correct += batch_correct
+            if self.interrupt_requested:
+                progress.seconds = time.perf_counter() - started
+                self._stop_between_steps()
+        return progress.loss_sum / x.shape[0], progress.correct / x.shape[0]
+
+    def _stop_between_steps(self) -> None:
+        """Save where this epoch got (with a checkpoint directory) and stop."""
+        saved = None
+        if self.checkpoint_dir is not None:
+            saved = self.checkpoint_dir / INTERRUPTED_CHECKPOINT
+            self.checkpoint(self.epoch, self.epoch_progress).save(saved)
+        raise TrainingInterrupted(self.epoch + 1, self.epoch_progress.steps, saved)
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
         """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
@@ -375,10 +438,11 @@ class Trainer:
         return {"stochastic": 1, "batch": examples, "minibatch": self.batch_size}[self.mode]
 
     def batches(
-        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator
+        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator, skip: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The epoch's batches (augmented), after the first ``skip`` of them."""
         batches = iterate_batches(
-            x, y, self.effective_batch_size(x.shape[0]), order_rng if self.shuffle else None
+            x, y, self.effective_batch_size(x.shape[0]), order_rng if self.shuffle else None, skip
         )
         if self.augment is None:
             yield from batches
@@ -434,16 +498,21 @@ def _first_non_finite(model: Sequential) -> str:
 
 
 def iterate_batches(
-    x: np.ndarray, y: np.ndarray, batch_size: int, order_rng: np.random.Generator | None
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    order_rng: np.random.Generator | None,
+    skip: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Batches of (x, y) in a fresh random order per call (or in order without a generator)."""
+    """Batches of (x, y) in a fresh random order per call (or in order without a generator),
+    leaving out the first ``skip`` batches of that order."""
     n = x.shape[0]
     if order_rng is None:
-        for start in range(0, n, batch_size):
+        for start in range(skip * batch_size, n, batch_size):
             yield x[start : start + batch_size], y[start : start + batch_size]
         return
     order = order_rng.permutation(n)
-    for start in range(0, n, batch_size):
+    for start in range(skip * batch_size, n, batch_size):
         index = order[start : start + batch_size]
         yield np.take(x, index, axis=0), np.take(y, index, axis=0)
 
@@ -457,3 +526,30 @@ def count_correct(output: np.ndarray, y: np.ndarray) -> int:
     predicted = np.argmax(output, axis=1)
     labels = y if np.ndim(y) == 1 else np.argmax(y, axis=1)
     return int(np.count_nonzero(predicted == labels))
+
+
+def _epoch_file(epoch: int) -> str:
+    return f"epoch-{epoch:04d}.safetensors"
+
+
+@contextlib.contextmanager
+def _interrupts_between_steps(trainer: Trainer) -> Iterator[None]:
+    """While ``fit`` runs in the main thread, Ctrl-C asks to stop at the next step boundary
+    (so no update is left half applied); a second Ctrl-C raises at once."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # another thread, or someone else's handler: leave Ctrl-C alone
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if trainer.interrupt_requested:
+            raise KeyboardInterrupt
+        trainer.interrupt_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
