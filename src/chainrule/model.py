@@ -242,10 +242,7 @@ class Sequential:
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Predicted classes: argmax of the outputs, or output > 0.5 for one sigmoid unit."""
-        proba = self.predict_proba(x, batch_size)
-        if proba.ndim == 2 and proba.shape[1] == 1:
-            return (proba[:, 0] > 0.5).astype(np.int64)
-        return np.argmax(proba, axis=1)
+        return classes_of(self.predict_proba(x, batch_size))
 
     def _forward_inference(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -427,3 +424,10 @@ def _resolve_dtype(dtype: Any) -> np.dtype:
     if resolved not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return resolved
+
+
+def classes_of(proba: np.ndarray) -> np.ndarray:
+    """Predicted classes from network outputs: argmax, or output > 0.5 for one sigmoid unit."""
+    if proba.ndim == 2 and proba.shape[1] == 1:
+        return (proba[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(proba, axis=1)

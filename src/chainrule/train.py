@@ -25,7 +25,7 @@ import numpy as np
 from chainrule.atomic import atomic_write_text
 from chainrule.callbacks import Callback
 from chainrule.checkpoint import Checkpoint, generator_state, restore_generator
-from chainrule.model import Sequential
+from chainrule.model import Sequential, classes_of
 from chainrule.optim import Optimizer
 from chainrule.parallel import DataParallel, check_threads, plan_threads
 
@@ -520,12 +520,10 @@ def iterate_batches(
 def count_correct(output: np.ndarray, y: np.ndarray) -> int:
     """How many predictions in ``output`` match ``y`` (labels, one-hot rows or 0/1 targets)."""
     if output.ndim == 2 and output.shape[1] == 1:
-        predicted = output[:, 0] > 0.5
-        target = np.asarray(y).reshape(-1) > 0.5
-        return int(np.count_nonzero(predicted == target))
-    predicted = np.argmax(output, axis=1)
-    labels = y if np.ndim(y) == 1 else np.argmax(y, axis=1)
-    return int(np.count_nonzero(predicted == labels))
+        labels = np.asarray(y).reshape(-1) > 0.5
+    else:
+        labels = y if np.ndim(y) == 1 else np.argmax(y, axis=1)
+    return int(np.count_nonzero(classes_of(output) == labels))
 
 
 def _epoch_file(epoch: int) -> str:
