@@ -27,7 +27,7 @@ from chainrule.callbacks import Callback
 from chainrule.checkpoint import Checkpoint, generator_state, restore_generator
 from chainrule.model import Sequential, classes_of
 from chainrule.optim import Optimizer
-from chainrule.parallel import DataParallel, check_threads, plan_threads
+from chainrule.parallel import DataParallel, check_threads, chunk_rows, plan_threads
 
 MODES = ("minibatch", "stochastic", "batch")
 #: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
@@ -257,8 +257,12 @@ class Trainer:
                 self._call("on_epoch_end", epoch, logs)
                 self._write_checkpoint(epoch + 1, logs)
                 if self.interrupt_requested:  # Ctrl-C during validation or the checkpoint
-                    saved = self.checkpoint_dir and self.checkpoint_dir / _epoch_file(epoch + 1)
-                    raise TrainingInterrupted(epoch + 1, self.steps_per_epoch, saved or None)
+                    saved = (
+                        self.checkpoint_dir / _epoch_file(epoch + 1)
+                        if self.checkpoint_dir
+                        else None
+                    )
+                    raise TrainingInterrupted(epoch + 1, self.steps_per_epoch, saved)
         finally:
             self._call("on_train_end")
 
@@ -426,8 +430,7 @@ class Trainer:
         if self._parallel is not None and self._parallel.workers > 1:  # validation in fit
             results = self._parallel.map_chunks(evaluate_chunk, x.shape[0], chunk)
         else:
-            results = [evaluate_chunk(model, slice(start, min(start + chunk, x.shape[0])))
-                       for start in range(0, x.shape[0], chunk)]  # fmt: skip
+            results = [evaluate_chunk(model, rows) for rows in chunk_rows(x.shape[0], chunk)]
         total_loss = sum(loss for loss, _ in results)
         correct = sum(right for _, right in results)
         l2 = model.l2.value(model.params.data[: model.params.n_regularized])
