@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.config import load_recipe
-from chainrule.run import train_recipe
+from chainrule.app.recipes import load_recipe
+from chainrule.app.run import train_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 TARGET = 0.895  # the best MLP recipe, Fashion-MNIST

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.config import parse_recipe
+from chainrule.app.recipes import parse_recipe
 from chainrule.data import load_dataset, scale
-from chainrule.interop import compare_training, load_torch
-from chainrule.optim import get_optimizer
-from chainrule.train import Trainer
+from chainrule.nn.interop import compare_training, load_torch
+from chainrule.nn.optim import get_optimizer
+from chainrule.training.trainer import Trainer
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 

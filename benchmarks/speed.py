@@ -8,7 +8,7 @@ cross-entropy and Adam, in float32, with the same thread count for everyone (``-
 default: all cores). Each framework trains in its own fresh process, so its peak resident
 memory (from the kernel's rusage of that process) is its own. Reported per framework and
 batch size: median seconds per epoch over ``--epochs`` epochs, peak memory, and test accuracy
-after those epochs. PyTorch starts from chainrule's initial weights (``chainrule.interop``)
+after those epochs. PyTorch starts from chainrule's initial weights (``chainrule.nn.interop``)
 and sees the same batches in the same order, so the two accuracies differ only by rounding;
 scikit-learn draws its own weights and order.
 
@@ -56,7 +56,7 @@ def load_data(data_dir: str | None):
 
 def mlp_recipe(seed: int = 0):
     """The benchmark's MLP, as a chainrule recipe (PyTorch starts from its initial weights)."""
-    from chainrule.config import parse_recipe
+    from chainrule.app.recipes import parse_recipe
 
     return parse_recipe(
         {"seed": seed,
@@ -67,7 +67,7 @@ def mlp_recipe(seed: int = 0):
 
 def cnn_recipe():
     """The cnn-lenet recipe's network without dropout, so that both sides compute the same."""
-    from chainrule.config import load_recipe
+    from chainrule.app.recipes import load_recipe
 
     recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "cnn-lenet.yaml")
     layers = [spec for spec in recipe.model.layers if not _is_dropout(spec)]
@@ -75,8 +75,8 @@ def cnn_recipe():
 
 
 def work_chainrule(args, x, y, x_test, y_test, diagnostics: bool = False, seed: int = 0) -> dict:
-    from chainrule.diagnostics import Diagnostics
-    from chainrule.train import Trainer
+    from chainrule.training.diagnostics import Diagnostics
+    from chainrule.training.trainer import Trainer
 
     recipe = mlp_recipe(seed)
     model = recipe.build_model()
@@ -104,7 +104,7 @@ def train_torch(args, model, x, y, x_test, y_test) -> dict:
     (the same seeded permutation per epoch): only rounding can tell the two apart."""
     import torch
 
-    from chainrule.interop import to_torch
+    from chainrule.nn.interop import to_torch
 
     torch.set_num_threads(args.threads)
     network = to_torch(model, include_output_activation=False)
@@ -151,7 +151,7 @@ def work_sklearn(args, x, y, x_test, y_test) -> dict:
 
 
 def work_chainrule_cnn(args, x, y, x_test, y_test) -> dict:
-    from chainrule.train import Trainer
+    from chainrule.training.trainer import Trainer
 
     recipe = cnn_recipe()
     model = recipe.build_model(input_shape=(1, 28, 28))

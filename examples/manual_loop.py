@@ -17,11 +17,11 @@ import argparse
 
 import numpy as np
 
-from chainrule.config import parse_recipe
-from chainrule.model import Sequential
-from chainrule.optim import Optimizer
-from chainrule.parallel import plan_threads
-from chainrule.train import Trainer
+from chainrule.app.recipes import parse_recipe
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import Optimizer
+from chainrule.training.parallel import plan_threads
+from chainrule.training.trainer import Trainer
 
 
 def train_by_hand(

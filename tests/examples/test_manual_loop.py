@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.config import parse_recipe
+from chainrule.app.recipes import parse_recipe
 from chainrule.data import load_split, scale
-from chainrule.train import Trainer
+from chainrule.training.trainer import Trainer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "manual_loop.py"
 

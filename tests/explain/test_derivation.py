@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chainrule.explain.derivation import derive, network_plan, tex_to_text
-from chainrule.layers import (
+from chainrule.nn.layers import (
     Dense,
     Dropout,
     Flatten,
@@ -22,8 +22,8 @@ from chainrule.layers import (
     Softmax,
     Tanh,
 )
-from chainrule.model import Sequential
-from chainrule.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -88,7 +88,7 @@ def test_the_layout_is_stated_with_the_textbook_form():
 
 
 def test_the_recipe_model_and_optimizer_derive_with_their_hyperparameters():
-    from chainrule.config import load_recipe
+    from chainrule.app.recipes import load_recipe
 
     path = RECIPES / "mlp-784-64-10-sigmoid.yaml"
     if not path.exists():

@@ -17,8 +17,8 @@ from chainrule.explain.graph import (
     network_figure,
     render_graph,
 )
-from chainrule.layers import Dense, Identity, ReLU, Sigmoid, Softmax, Tanh
-from chainrule.model import Sequential
+from chainrule.nn.layers import Dense, Identity, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.model import Sequential
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

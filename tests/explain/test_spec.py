@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from chainrule.explain.spec import SpecError, load_spec, parse_spec
-from chainrule.model import Sequential
+from chainrule.nn.model import Sequential
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CLASSIC = EXAMPLES / "relu-tanh-sigmoid-mse.yaml"

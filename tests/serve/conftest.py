@@ -24,12 +24,12 @@ def mnist():
 @pytest.fixture(scope="session")
 def served_model(mnist, tmp_path_factory) -> Path:
     """A run directory holding a 784-64-32-10 ReLU model trained on 3,000 MNIST digits."""
-    from chainrule.layers import Dense, ReLU, Softmax
-    from chainrule.model import Sequential
-    from chainrule.model_file import save_model
-    from chainrule.optim import get_optimizer
-    from chainrule.preprocessing import Preprocessing
-    from chainrule.train import Trainer
+    from chainrule.data.preprocessing import Preprocessing
+    from chainrule.nn.layers import Dense, ReLU, Softmax
+    from chainrule.nn.model import Sequential
+    from chainrule.nn.model_file import save_model
+    from chainrule.nn.optim import get_optimizer
+    from chainrule.training.trainer import Trainer
 
     images, labels = mnist
     preprocessing = Preprocessing("scale").fit(images[:3000])

@@ -26,7 +26,7 @@ def client(served_model):
 @pytest.fixture(scope="module")
 def easy_digits(mnist, served_model):
     """(image, label) pairs the model gets right with confidence on the original 28×28."""
-    from chainrule.predict import Predictor
+    from chainrule.app.predict import Predictor
 
     images, labels = mnist
     candidates = slice(5000, 5200)

@@ -7,7 +7,7 @@ import os
 import pytest
 from threadpoolctl import threadpool_info
 
-from chainrule.config import parse_recipe
+from chainrule.app.recipes import parse_recipe
 from chainrule.sweep.executor import (
     RunTask,
     blas_threads,

@@ -30,7 +30,7 @@ returns with ``return_steps=True``):
                 of mass at row 13.99 ± 0.29, column 14.01 ± 0.29)
 
 The result is uint8 (28, 28), white digit on black, ready for a model's own stored
-:class:`~chainrule.preprocessing.Preprocessing`.
+:class:`~chainrule.data.preprocessing.Preprocessing`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.labels import one_hot as one_hot  # re-exported: targets are a transform too
+from chainrule.nn.labels import one_hot as one_hot  # re-exported: targets are a transform too
 
 RandomLike = np.random.Generator | int | None
 

@@ -12,9 +12,9 @@ batch matrices (m rows); δ_l = ∂L/∂Z_l has the shape of Z_l.
 
 The equations follow the engine exactly: each activation's derivative as its backward computes
 it (from the output where it can: σ' = a(1 − a), tanh' = 1 − a²), the loss conventions of
-``chainrule.losses`` (softmax + cross-entropy fused to (A − Y)/m at the logits; sigmoid +
+``chainrule.nn.losses`` (softmax + cross-entropy fused to (A − Y)/m at the logits; sigmoid +
 binary cross-entropy to (A − Y)/(m k); MSE by its reduction), and the update formulas of
-``chainrule.optim`` with their hyperparameter values.
+``chainrule.nn.optim`` with their hyperparameter values.
 
 One description of the equations renders three ways: Markdown with ``$…$`` math, a LaTeX
 fragment (``align*`` environments; needs ``amsmath``), and plain Unicode text for a terminal.
@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chainrule.layers import (
+from chainrule.nn.layers import (
     Activation,
     Dense,
     Dropout,
@@ -44,9 +44,9 @@ from chainrule.layers import (
     Softmax,
     Tanh,
 )
-from chainrule.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss, MeanSquaredError
-from chainrule.model import Sequential
-from chainrule.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
+from chainrule.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss, MeanSquaredError
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
 
 __all__ = ["FORMATS", "NetworkPlan", "Step", "Tensor", "derive", "network_plan", "tex_to_text"]
 
@@ -219,7 +219,7 @@ def _with(tensor: Tensor, layer: str | None, stage: int) -> Tensor:
 
 @dataclass(frozen=True)
 class ActivationMath:
-    """An activation's forward and derivative, as ``chainrule.layers.activations`` has them."""
+    """An activation's forward and derivative, as ``chainrule.nn.layers.activations`` has them."""
 
     name: str
     forward: Callable[[str], str]  # Z -> f(Z), element-wise unless noted

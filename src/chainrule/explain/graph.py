@@ -34,7 +34,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from chainrule.atomic import atomic_write, atomic_write_text
 from chainrule.explain.derivation import (
     NetworkPlan,
     Tensor,
@@ -43,10 +42,11 @@ from chainrule.explain.derivation import (
     network_plan,
     tex_to_text,
 )
-from chainrule.layers import Dense, Softmax
-from chainrule.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
-from chainrule.model import Sequential
-from chainrule.viz import save_figure
+from chainrule.nn.layers import Dense, Softmax
+from chainrule.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
+from chainrule.nn.model import Sequential
+from chainrule.reporting.figures import save_figure
+from chainrule.utils.atomic import atomic_write, atomic_write_text
 
 __all__ = [
     "ENGINES",

@@ -33,11 +33,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chainrule.layers import ACTIVATIONS, Activation, Dense, get_activation
-from chainrule.losses import LOSSES
-from chainrule.model import Sequential
-from chainrule.optim import OPTIMIZERS, Optimizer, get_optimizer
-from chainrule.yamlfile import read_yaml_mapping
+from chainrule.nn.layers import ACTIVATIONS, Activation, Dense, get_activation
+from chainrule.nn.losses import LOSSES
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.utils.yamlfile import read_yaml_mapping
 
 #: Optimizers whose update the worked example writes out (canonical registry names).
 EXPLAINED_OPTIMIZERS = ("sgd", "momentum", "adam")

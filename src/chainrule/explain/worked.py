@@ -49,9 +49,9 @@ from chainrule.explain.expr import (
     latex_number,
 )
 from chainrule.explain.spec import ExplainSpec
-from chainrule.gradcheck import numerical_gradient, relative_error
-from chainrule.layers import Activation
-from chainrule.losses import get_loss
+from chainrule.nn.gradcheck import numerical_gradient, relative_error
+from chainrule.nn.layers import Activation
+from chainrule.nn.losses import get_loss
 
 #: Agreement required between this computation and the engine's backward pass (both
 #: float64, same formulas, summed in a different order).
@@ -1078,7 +1078,7 @@ def _verification_block(result: Verification) -> Block:
     verdict = {True: "agree", False: "DISAGREE"}
     block.notes.append(
         (
-            f"Engine: a float64 chainrule.model.Sequential with Dense layers holding W^T "
+            f"Engine: a float64 chainrule.nn.model.Sequential with Dense layers holding W^T "
             f"(forward(training=True), backward) gives gradients that {verdict[result.engine_passed]}"
             f" with the ones above: max |difference| = {result.engine_max_difference:.1e}, "
             f"loss difference {result.engine_loss_difference:.1e} "
@@ -1088,7 +1088,7 @@ def _verification_block(result: Verification) -> Block:
     block.notes.append(
         (
             f"Finite differences: central differences (h = {FD_STEP:.0e}) of the engine's loss, "
-            f"chainrule.gradcheck.numerical_gradient, {verdict[result.fd_passed]}: "
+            f"chainrule.nn.gradcheck.numerical_gradient, {verdict[result.fd_passed]}: "
             f"max |difference| = {result.fd_max_difference:.1e}, max relative error "
             f"{result.fd_max_relative_error:.1e} (tolerance {FD_ATOL:.0e} + "
             f"{FD_RTOL:.0e}*|numeric|).",
@@ -1250,7 +1250,7 @@ def _overview(spec: ExplainSpec) -> Section:
         (
             "Layout: textbook. W_l has one row per output neuron, W_l[j,k] connects input k "
             "to neuron j, and z_l = W_l a_(l-1) + b_l (a_0 = x). The engine "
-            "(chainrule.layers.Dense) stores the transpose, shape (n_in, n_out), and computes "
+            "(chainrule.nn.layers.Dense) stores the transpose, shape (n_in, n_out), and computes "
             "z = x @ W + b on rows.",
         )
     )

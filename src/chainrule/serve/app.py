@@ -33,8 +33,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from chainrule.app.predict import Predictor
 from chainrule.data.images import ImageError, decode_image, to_mnist
-from chainrule.predict import Predictor
 
 STATIC = Path(__file__).resolve().parent / "static"
 MODEL_FILE = "model.safetensors"

@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from chainrule.atomic import atomic_write_text
 from chainrule.sweep.grid import VARIANT
 from chainrule.sweep.runner import best_run, lower_is_better
 from chainrule.sweep.store import STORE_NAME, RunRecord, SweepStore
+from chainrule.utils.atomic import atomic_write_text
 
 __all__ = ["FORMATS", "ComparisonResult", "compare"]
 
@@ -241,7 +241,7 @@ def _render(result: ComparisonResult, fmt: str) -> str:
             writer.writerow(["" if row[h] is None else row[h] for h in result.headers])
         return buffer.getvalue()
     if fmt == "markdown":
-        from chainrule.report import md_cell
+        from chainrule.reporting.report import md_cell
 
         numeric = [_numeric(h) for h in result.headers]
         lines = [
@@ -298,8 +298,8 @@ def _draw(
     metric: str,
 ) -> dict[str, list[Path]]:
     """Write the sweep's figures; returns their paths by figure name."""
+    from chainrule.reporting.figures import save_figure
     from chainrule.sweep import figures as sweep_figures
-    from chainrule.viz import save_figure
 
     written: dict[str, list[Path]] = {}
     directory = out_dir / "figures"
@@ -391,7 +391,7 @@ def _write_report(
     best: RunRecord | None,
     figures: dict[str, list[Path]],
 ) -> list[Path]:
-    from chainrule.report import (
+    from chainrule.reporting.report import (
         Code,
         Figure,
         Heading,

@@ -95,8 +95,8 @@ def run_point(task: RunTask) -> RunOutcome:
     cpu_started = time.process_time()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        from chainrule.config import Recipe
-        from chainrule.run import train_recipe
+        from chainrule.app.recipes import Recipe
+        from chainrule.app.run import train_recipe
 
         directory = Path(task.directory)
         if directory.exists():  # a half-written directory from an interrupted attempt

@@ -1,8 +1,8 @@
 """Figures of a sweep: curves grouped by a factor, small multiples, each factor's effect.
 
-Like :mod:`chainrule.viz`, every function builds a :class:`matplotlib.figure.Figure` directly
-(no pyplot) and returns it; :func:`chainrule.viz.save_figure` writes it as PNG and SVG.
-Histories are the dicts :meth:`chainrule.train.History.to_dict` gives (None for a missing
+Like :mod:`chainrule.reporting.figures`, every function builds a :class:`matplotlib.figure.Figure` directly
+(no pyplot) and returns it; :func:`chainrule.reporting.figures.save_figure` writes it as PNG and SVG.
+Histories are the dicts :meth:`chainrule.training.trainer.History.to_dict` gives (None for a missing
 value); a run without epochs (failed) is drawn as an empty panel or left out of the legend.
 """
 

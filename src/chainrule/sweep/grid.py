@@ -19,7 +19,7 @@ a mapping from a label to a value, so a long value gets a short name::
     axes:
       model.hidden: {"1": [64], "2": [64, 64], "10": [64, 64, 64, 64, 64, 64, 64, 64, 64, 64]}
 
-Each point is an ordinary recipe, validated up front with :func:`chainrule.config.parse_recipe`,
+Each point is an ordinary recipe, validated up front with :func:`chainrule.app.recipes.parse_recipe`,
 so a bad value fails before anything trains, with an error naming the axis and the value.
 Run names are the point's value labels joined by ``-`` (``relu-he_normal-batch``), stable for
 a given grid; a short hash of the point's overrides is appended only where two names would
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainrule.config import Recipe, RecipeError, apply_overrides, parse_recipe, set_dotted
-from chainrule.yamlfile import read_yaml_mapping
+from chainrule.app.recipes import Recipe, RecipeError, apply_overrides, parse_recipe, set_dotted
+from chainrule.utils.yamlfile import read_yaml_mapping
 
 __all__ = ["Grid", "GridError", "SweepPoint", "load_grid", "parse_grid", "value_label"]
 

@@ -4,7 +4,7 @@ The sweep directory::
 
     sweep.sqlite        the store: every run's recipe, status, timings, metrics, history
     grid.yaml           a copy of the grid file the sweep was started from
-    runs/<run name>/    an ordinary run directory per point (see chainrule.run)
+    runs/<run name>/    an ordinary run directory per point (see chainrule.app.run)
 
 :func:`run_sweep` expands and validates the grid before anything trains, writes the store,
 then keeps one run per worker in flight on the executor and commits each result the moment
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainrule.atomic import atomic_write_text
 from chainrule.sweep.executor import RunOutcome, RunTask, open_executor
 from chainrule.sweep.grid import Grid, SweepPoint, load_grid
 from chainrule.sweep.store import STORE_NAME, RunRecord, SweepStore
+from chainrule.utils.atomic import atomic_write_text
 
 __all__ = ["SweepSummary", "best_run", "default_metric", "lower_is_better", "run_sweep"]
 

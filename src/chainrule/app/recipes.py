@@ -1,0 +1,330 @@
+"""Recipes: the YAML description of one experiment, validated with clear errors.
+
+A recipe names the data, the model and the training; every key is checked, and an unknown key
+or a bad value is an error that names the file, the key, and what would be valid::
+
+    name: mnist-64-sigmoid
+    seed: 0
+    data: {dataset: mnist, preprocessing: standardize, validation_fraction: 0.1}
+    model:
+      hidden: [64]                 # the MLP shorthand: hidden widths ...
+      activation: sigmoid          # ... one activation for every hidden layer
+      output: softmax
+      init: lecun_normal
+      loss: categorical_crossentropy
+    training:
+      optimizer: {name: sgd, learning_rate: 0.1}
+      epochs: 10
+      mode: minibatch
+      batch_size: 32
+
+Instead of ``hidden``/``activation``, ``model.layers`` may list layers one by one, each a name
+(``relu``, ``flatten``) or a mapping with a ``type`` (``{type: dense, units: 64}``).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chainrule.nn.init import INITIALIZERS, get_initializer
+from chainrule.nn.layers import (
+    ACTIVATIONS,
+    LAYERS,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    get_activation,
+    layer_from_config,
+)
+from chainrule.nn.losses import LOSSES, get_loss
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.utils.yamlfile import read_yaml_mapping
+
+NameOrSpec = Union[str, dict[str, Any]]  # noqa: UP007 - pydantic reads this at runtime
+
+#: What the built-in datasets look like, so a model can be summarized without loading data.
+IMAGE_SHAPE = (1, 28, 28)
+NUM_CLASSES = 10
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used, with the file, the key and the fix in the message."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataConfig(Strict):
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    preprocessing: Literal["scale", "standardize", "none"] = "scale"
+    shape: Literal["flat", "image"] = "flat"
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    binary_target: int | None = Field(None, ge=0)
+    train_limit: int | None = Field(None, ge=1)
+    augment: bool = False
+
+
+class ModelConfig(Strict):
+    hidden: list[int] | None = None
+    activation: NameOrSpec = "relu"
+    output: Literal["softmax", "sigmoid", "identity"] | None = None
+    outputs: int | None = Field(None, ge=1)
+    init: NameOrSpec = "glorot_uniform"
+    bias_init: NameOrSpec = "zeros"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    layers: list[NameOrSpec] | None = None
+    input_shape: list[int] | None = None
+    loss: NameOrSpec | None = None
+    l2: float = Field(0.0, ge=0.0)
+    l2_biases: bool = False
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(width < 1 for width in value):
+            raise ValueError(f"hidden widths must be positive integers, got {value}")
+        return value
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, value: NameOrSpec) -> NameOrSpec:
+        get_activation(value)
+        return value
+
+    @field_validator("init", "bias_init")
+    @classmethod
+    def _known_initializer(cls, value: NameOrSpec) -> NameOrSpec:
+        get_initializer(value)
+        return value
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, value: NameOrSpec | None) -> NameOrSpec | None:
+        if value is not None:
+            get_loss(value)
+        return value
+
+    @field_validator("layers")
+    @classmethod
+    def _known_layers(cls, value: list[NameOrSpec] | None) -> list[NameOrSpec] | None:
+        if value is not None:
+            for position, spec in enumerate(value, start=1):
+                try:
+                    _layer_from_spec(spec)
+                except (ValueError, TypeError) as error:
+                    raise ValueError(f"layer {position}: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_architecture(self) -> ModelConfig:
+        if self.layers is not None and self.hidden is not None:
+            raise ValueError("give either 'hidden' (MLP shorthand) or 'layers', not both")
+        return self
+
+
+class TrainingConfig(Strict):
+    optimizer: NameOrSpec = "sgd"
+    learning_rate: float | None = Field(None, gt=0.0)
+    epochs: int = Field(10, ge=1)
+    mode: Literal["minibatch", "stochastic", "batch"] = "minibatch"
+    batch_size: int = Field(32, ge=1)
+    schedule: NameOrSpec | None = None
+    early_stopping: dict[str, Any] | bool | None = None
+    shuffle: bool = True
+    diagnostics: bool | int = False  # true, or record every N steps (default 50)
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, value: NameOrSpec) -> NameOrSpec:
+        get_optimizer(value)
+        return value
+
+
+class Recipe(Strict):
+    name: str = "run"
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    # -- what the recipe means -----------------------------------------------------------
+    @property
+    def is_binary(self) -> bool:
+        return self.data.binary_target is not None
+
+    def default_input_shape(self) -> tuple[int, ...]:
+        if self.model.input_shape is not None:
+            return tuple(self.model.input_shape)
+        return IMAGE_SHAPE if self.data.shape == "image" else (math.prod(IMAGE_SHAPE),)
+
+    def default_outputs(self, num_classes: int = NUM_CLASSES) -> int:
+        if self.model.outputs is not None:
+            return self.model.outputs
+        return 1 if self.is_binary else num_classes
+
+    def build_model(
+        self, input_shape: tuple[int, ...] | None = None, num_classes: int = NUM_CLASSES
+    ) -> Sequential:
+        """The model this recipe describes, initialized from ``seed``."""
+        spec = self.model
+        input_shape = input_shape or self.default_input_shape()
+        outputs = self.default_outputs(num_classes)
+        output = spec.output or ("sigmoid" if self.is_binary else "softmax")
+        if spec.layers is not None:
+            layers = [_layer_from_spec(layer) for layer in spec.layers]
+        else:
+            layers = [Flatten()] if len(input_shape) > 1 else []
+            for width in spec.hidden if spec.hidden is not None else [64]:
+                layers.append(self._dense(width))
+                layers.append(get_activation(spec.activation))
+                if spec.dropout > 0:
+                    layers.append(Dropout(spec.dropout))
+            layers += [self._dense(outputs), get_activation(output)]
+        loss = spec.loss or _default_loss(output)
+        return Sequential(
+            layers,
+            loss=loss,
+            input_shape=input_shape,
+            l2=spec.l2,
+            l2_biases=spec.l2_biases,
+            dtype=spec.dtype,
+            seed=self.seed,
+        )
+
+    def _dense(self, units: int) -> Dense:
+        return Dense(
+            units, kernel_initializer=self.model.init, bias_initializer=self.model.bias_init
+        )
+
+    def build_optimizer(self) -> Optimizer:
+        """The optimizer; ``training.learning_rate`` fills in when the optimizer names none."""
+        defaults = {}
+        if self.training.learning_rate is not None:
+            defaults["learning_rate"] = self.training.learning_rate
+        return get_optimizer(self.training.optimizer, **defaults)
+
+
+def _default_loss(output: str) -> str:
+    return {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(
+        output, "mse"
+    )
+
+
+def _layer_from_spec(spec: NameOrSpec) -> Layer:
+    if isinstance(spec, str):
+        return layer_from_config({"type": spec})
+    if isinstance(spec, dict) and "type" in spec:
+        arguments = dict(spec)
+        if "init" in arguments:  # recipe spelling of the Dense argument
+            arguments["kernel_initializer"] = arguments.pop("init")
+        return layer_from_config(arguments)
+    raise ValueError(
+        f"a layer is a name such as 'relu' or a mapping with a 'type' key such as "
+        f"{{type: dense, units: 64}}, got {spec!r}"
+    )
+
+
+# -- loading ---------------------------------------------------------------------------------
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read and validate a recipe file; ``overrides`` are ``key.path=value`` strings."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    raw = read_yaml_mapping(path, "a recipe", RecipeError)
+    return parse_recipe(raw, source=str(path), overrides=overrides)
+
+
+def parse_recipe(
+    raw: dict[str, Any], source: str = "<recipe>", overrides: list[str] | None = None
+) -> Recipe:
+    """Validate a recipe given as a dict (after applying ``overrides``)."""
+    raw = apply_overrides(raw, overrides or [], source)
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as error:
+        raise RecipeError(_describe(error, source)) from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Set ``training.epochs=3``-style overrides into a copy of ``raw`` (values read as YAML)."""
+    import copy
+
+    result = copy.deepcopy(raw)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key.strip():
+            raise RecipeError(f"--set expects key=value (e.g. training.epochs=3), got {override!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        set_dotted(result, key.strip(), value, f"{source}: --set")
+    return result
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """``raw["model"]["activation"] = value`` for ``key="model.activation"``."""
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise RecipeError(f"{source} {key}: {part!r} is not a section (it is {child!r})")
+        node = child
+    node[parts[-1]] = value
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"] if not _is_union_tag(part))
+        if item["type"] == "extra_forbidden":
+            parent = item["loc"][:-1]
+            valid = _valid_keys(parent)
+            where = ".".join(map(str, parent)) or "the top level"
+            problems.append(f"unknown key '{location}'; valid keys in {where}: {', '.join(valid)}")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"{location}: {message} (got {item.get('input')!r})")
+    unique = list(dict.fromkeys(problems))
+    return f"{source}: " + "; ".join(unique)
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in ("str", "list[...]") or part.startswith("dict["))
+
+
+def _valid_keys(location: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Recipe
+    for part in location:
+        annotation = model.model_fields[part].annotation
+        candidates = (
+            typing.get_args(annotation)
+            if isinstance(annotation, types.UnionType)
+            else (annotation,)
+        )
+        model = next(c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel))
+    return list(model.model_fields)
+
+
+#: Registries a user may ask about (``chainrule summary --help`` and error messages list them).
+REGISTRIES = {
+    "activations": ACTIVATIONS,
+    "initializers": INITIALIZERS,
+    "losses": LOSSES,
+    "optimizers": OPTIMIZERS,
+    "layers": LAYERS,
+}

@@ -1,0 +1,478 @@
+"""One training run, end to end: recipe → data → model → Trainer → run directory.
+
+The run directory holds everything a student hands in or a sweep compares::
+
+    recipe.yaml          the recipe as resolved (every default filled in)
+    history.csv          per-epoch train/val loss and accuracy, learning rate, seconds
+    steps.csv            the training loss of every optimizer step
+    metrics.json         test accuracy and loss, epochs run, training time, per-class metrics
+    model.safetensors    the weights, architecture, preprocessing and class names
+    figures/             curves, confusion matrix, first-layer weights, misclassified, samples
+    report.md, .html     all of it, readable
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from chainrule.app.recipes import Recipe
+from chainrule.data import Dataset, augment, load_dataset, load_idx_directory, train_val_split
+from chainrule.data.preprocessing import Preprocessing
+from chainrule.nn.model import Sequential, classes_of
+from chainrule.nn.model_file import load_model
+from chainrule.reporting.metrics import per_class_metrics
+from chainrule.training.callbacks import Callback, EarlyStopping
+from chainrule.training.diagnostics import Diagnostics
+from chainrule.training.diagnostics import write_figures as write_diagnostics_figures
+from chainrule.training.parallel import check_threads
+from chainrule.training.schedules import get_schedule
+from chainrule.training.trainer import (
+    INTERRUPTED_CHECKPOINT,
+    History,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
+from chainrule.utils.atomic import atomic_write_text
+
+
+@dataclass
+class PreparedData:
+    """Network-ready arrays, plus what is needed to show and reproduce them."""
+
+    name: str
+    class_names: list[str]
+    preprocessing: Preprocessing
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_images: np.ndarray  # uint8, for figures of misclassified examples
+    train_images: np.ndarray
+
+
+@dataclass
+class RunResult:
+    directory: Path
+    metrics: dict[str, Any]
+    history: History
+    model: Sequential
+
+
+def load_data(
+    dataset: str,
+    data_dir: str | Path | None,
+    download: bool,
+    progress: bool,
+    splits=("train", "test"),
+) -> Dataset:
+    """A registered dataset by name, or your own IDX files given as a directory path."""
+    if Path(dataset).is_dir():
+        return load_idx_directory(dataset, splits=splits)
+    return load_dataset(dataset, data_dir, download=download, splits=splits, progress=progress)
+
+
+def prepare_data(
+    recipe: Recipe,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> PreparedData:
+    """Load, subsample, split (stratified, seeded), relabel and preprocess the recipe's data."""
+    spec = recipe.data
+    data = load_data(spec.dataset, data_dir or spec.data_dir, download, progress)
+    images, labels = data.split("train")
+    test_images, test_labels = data.split("test")
+    class_names = list(data.class_names)
+    if spec.binary_target is not None:
+        if spec.binary_target >= len(class_names):
+            raise ValueError(
+                f"data.binary_target: class {spec.binary_target} does not exist; {data.name} has "
+                f"classes 0..{len(class_names) - 1}"
+            )
+        positive = class_names[spec.binary_target]
+        class_names = [f"not {positive}", positive]
+        labels = (labels == spec.binary_target).astype(np.int64)
+        test_labels = (test_labels == spec.binary_target).astype(np.int64)
+    rng = np.random.default_rng(recipe.seed)
+    if spec.train_limit is not None and spec.train_limit < len(images):
+        keep = np.sort(rng.permutation(len(images))[: spec.train_limit])
+        images, labels = images[keep], labels[keep]
+    val_images = val_labels = None
+    if spec.validation_fraction > 0:
+        train_index, val_index = train_val_split(images, labels, spec.validation_fraction, rng)
+        val_images, val_labels = images[val_index], labels[val_index]
+        images, labels = images[train_index], labels[train_index]
+    preprocessing = Preprocessing(spec.preprocessing, spec.shape).fit(images)
+    dtype = np.dtype(recipe.model.dtype)
+    return PreparedData(
+        name=data.name,
+        class_names=class_names,
+        preprocessing=preprocessing,
+        x_train=preprocessing.transform(images, dtype),
+        y_train=labels,
+        x_val=None if val_images is None else preprocessing.transform(val_images, dtype),
+        y_val=val_labels,
+        x_test=preprocessing.transform(test_images, dtype),
+        y_test=test_labels,
+        test_images=test_images,
+        train_images=images,
+    )
+
+
+def build_augmentation(recipe: Recipe, preprocessing: Preprocessing):
+    """Random shifts (±2 px) and rotations (±10°) of each training batch, if asked for."""
+    if not recipe.data.augment:
+        return None
+    height, width = preprocessing.image_shape
+    # Pixels shifted in from outside are background: a black (0) pixel after preprocessing.
+    background = float(preprocessing.transform(np.zeros((1, height, width), np.uint8)).flat[0])
+
+    def augment_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        images = x.reshape(len(x), height, width)
+        return augment(images, rng, fill=background).reshape(x.shape)
+
+    return augment_batch
+
+
+def build_callbacks(recipe: Recipe) -> list[Callback]:
+    """Early stopping and the learning-rate schedule the recipe asks for."""
+    callbacks: list[Callback] = []
+    training = recipe.training
+    if training.schedule is not None:
+        callbacks.append(get_schedule(training.schedule))
+    stopping = training.early_stopping
+    if stopping:
+        options = {} if stopping is True else dict(stopping)
+        try:
+            callbacks.append(EarlyStopping(**options))
+        except TypeError as error:
+            raise ValueError(
+                f"training.early_stopping: {error}; valid keys: monitor, patience, min_delta, "
+                "restore_best_weights"
+            ) from None
+    diagnostics = training.diagnostics
+    if diagnostics is not False:
+        every = 50 if diagnostics is True else int(diagnostics)
+        callbacks.append(Diagnostics(every=every))
+    return callbacks
+
+
+def train_recipe(
+    recipe: Recipe,
+    out_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    progress: bool = True,
+    figures: bool = True,
+    resume: bool = False,
+    threads: int | None = None,
+) -> RunResult:
+    """Train the recipe's model and write the run directory (see the module docstring).
+
+    ``threads``: cores to train on (default: all; see ``Trainer``).
+
+    Every epoch leaves a checkpoint in ``<run>/checkpoints``; ``resume=True`` continues the
+    run in ``out_dir`` from its newest one. A run whose loss or gradient turns non-finite
+    raises ``TrainingDiverged`` after writing its history up to that point.
+    """
+    check_threads(threads)
+    data = prepare_data(recipe, data_dir, download, progress)
+    model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
+    optimizer = recipe.build_optimizer()
+    callbacks = build_callbacks(recipe)
+    has_validation = data.x_val is not None
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if monitor is not None and monitor.name.startswith("val_") and not has_validation:
+            raise ValueError(
+                f"{callback.type_name} monitors {monitor.name!r} but data.validation_fraction is "
+                "0; set a validation fraction or monitor a train_ quantity"
+            )
+    trainer = Trainer(
+        model,
+        optimizer,
+        epochs=recipe.training.epochs,
+        mode=recipe.training.mode,
+        batch_size=recipe.training.batch_size,
+        shuffle=recipe.training.shuffle,
+        seed=recipe.seed,
+        callbacks=callbacks,
+        progress=progress,
+        augment=build_augmentation(recipe, data.preprocessing),
+        threads=threads,
+    )
+    if resume:
+        directory = Path(out_dir)
+        resume_from = latest_checkpoint(directory)
+    else:
+        directory = _new_run_directory(out_dir, recipe.name)
+        resume_from = None
+        atomic_write_text(
+            directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
+        )
+    trainer.checkpoint_dir = directory / "checkpoints"
+    started = time.perf_counter()
+    validation = (data.x_val, data.y_val) if has_validation else None
+    try:
+        history = trainer.fit(data.x_train, data.y_train, validation, resume_from=resume_from)
+    except (TrainingDiverged, TrainingInterrupted):
+        trainer.history.to_csv(directory / "history.csv")
+        trainer.history.steps_to_csv(directory / "steps.csv")
+        _write_diagnostics(directory, callbacks, figures)
+        raise
+    train_seconds = time.perf_counter() - started
+    history.to_csv(directory / "history.csv")
+    history.steps_to_csv(directory / "steps.csv")
+    _write_diagnostics(directory, callbacks, figures)
+
+    test_loss, test_accuracy = trainer.evaluate(data.x_test, data.y_test)
+    test_proba = model.predict_proba(data.x_test)
+    predicted = classes_of(test_proba)  # the same as model.predict, without a third pass
+    per_class = per_class_metrics(
+        data.y_test, predicted, len(data.class_names), class_names=data.class_names
+    )
+    stopping = next((c for c in callbacks if isinstance(c, EarlyStopping)), None)
+    metrics = {
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "epochs_run": len(history),
+        "train_seconds": train_seconds,
+        "dataset": data.name,
+        "parameters": model.count_params(),
+        "train_examples": len(data.x_train),
+        "test_examples": len(data.x_test),
+        "stopped_early": bool(stopping and stopping.stopped_epoch is not None),
+        "best_epoch": (stopping.best_epoch + 1)
+        if stopping and stopping.best_epoch is not None
+        else None,
+        "val_accuracy": history.last().get("val_accuracy"),
+        "val_loss": history.last().get("val_loss"),
+        "binary_target": recipe.data.binary_target,
+        "class_names": data.class_names,
+        "confusion_matrix": per_class.confusion.tolist(),
+        "per_class": per_class.to_dict(),
+        "model_summary": model.summary(),
+    }
+    atomic_write_text(directory / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    model.save(directory / "model.safetensors", model_metadata(recipe, data))
+    if figures:
+        write_figures(directory, model, history, data, test_proba, predicted, per_class.confusion)
+        from chainrule.reporting.report import write_report
+
+        write_report(directory)
+    return RunResult(directory, metrics, history, model)
+
+
+def model_metadata(recipe: Recipe, data: PreparedData) -> dict[str, Any]:
+    """What a model file carries besides weights, so evaluate/predict need nothing else."""
+    return {
+        "preprocessing": data.preprocessing.to_dict(),
+        "class_names": data.class_names,
+        "dataset": recipe.data.dataset,  # a registered name, or the folder of custom IDX files
+        "binary_target": recipe.data.binary_target,
+        "recipe": recipe.model_dump(),
+    }
+
+
+def write_figures(
+    directory: Path,
+    model: Sequential,
+    history: History,
+    data: PreparedData,
+    test_proba: np.ndarray,
+    predicted: np.ndarray,
+    confusion: np.ndarray,
+) -> None:
+    """Every figure of a run: those from its files, and those that need the images."""
+    from chainrule.reporting import figures as viz
+
+    figures = directory / "figures"
+    write_run_figures(directory, model, history, confusion, data.class_names)
+    wrong = np.flatnonzero(predicted != data.y_test)
+    if wrong.size:
+        scores = test_proba[wrong] if test_proba.shape[1] > 1 else predicted[wrong]
+        figure = viz.plot_misclassified(
+            data.test_images[wrong], data.y_test[wrong], scores, class_names=data.class_names
+        )
+        viz.save_figure(figure, figures / "misclassified")
+    count = min(25, len(data.train_images))
+    titles = [data.class_names[label] for label in data.y_train[:count]]
+    viz.save_figure(
+        viz.plot_image_grid(data.train_images[:count], titles=titles), figures / "samples"
+    )
+    maps = feature_maps(model, data.x_test[:1])
+    if maps:
+        viz.save_figure(viz.plot_feature_maps(maps), figures / "feature_maps")
+
+
+def feature_maps(model: Sequential, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Each image-shaped layer output (C, H, W) for one input, in order (CNNs only)."""
+    maps = {}
+    a = x
+    for layer in model.layers:
+        a = layer.forward(a, training=False)
+        if a.ndim == 4:
+            maps[layer.name] = a[0]
+    return maps
+
+
+def write_run_figures(
+    directory: Path,
+    model: Sequential,
+    history: History,
+    confusion: np.ndarray | None,
+    class_names: list[str] | None,
+) -> None:
+    """Curves, confusion matrix and first-layer weights: all drawn from the run's own files."""
+    from chainrule.reporting import figures as viz
+
+    figures = directory / "figures"
+    if len(history):
+        viz.save_figure(viz.plot_history(history.to_dict()), figures / "history")
+    if confusion is not None:
+        figure = viz.plot_confusion_matrix(np.asarray(confusion), class_names=class_names)
+        viz.save_figure(figure, figures / "confusion_matrix")
+    weights = first_layer_weights(model)
+    if weights is not None and weights.ndim == 4:
+        viz.save_figure(viz.plot_filters(weights), figures / "filters")
+        return
+    side = math.isqrt(weights.shape[0]) if weights is not None else 0
+    if weights is not None and side * side == weights.shape[0]:
+        viz.save_figure(viz.plot_weight_images(weights, (side, side)), figures / "weights")
+
+
+def replot(directory: str | Path) -> Path:
+    """Redraw a run's figures from its files and rewrite its report (``chainrule plot``)."""
+    from chainrule.reporting.report import write_report
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"run directory not found: {directory}")
+    model_path = directory / "model.safetensors"
+    metrics_path = directory / "metrics.json"
+    for required in (model_path, metrics_path):
+        if not required.is_file():
+            raise FileNotFoundError(
+                f"{directory} is not a complete run directory: {required.name} is missing"
+            )
+    model, _ = load_model(model_path)
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    history_path = directory / "history.csv"
+    history = History.from_csv(history_path) if history_path.is_file() else History()
+    write_run_figures(
+        directory, model, history, metrics.get("confusion_matrix"), metrics.get("class_names")
+    )
+    if (directory / "diagnostics.csv").is_file():
+        write_diagnostics_figures(directory)
+    write_report(directory)
+    return directory
+
+
+def first_layer_weights(model: Sequential) -> np.ndarray | None:
+    """The first weighted layer's W: Dense (fan_in, fan_out) or Conv2D (out, in, kh, kw)."""
+    for layer in model.layers:
+        weights = getattr(layer, "W", None)
+        if weights is not None:
+            return np.array(weights)
+    return None
+
+
+def evaluate_model(
+    model_path: str | Path,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    download: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Accuracy, loss and per-class metrics of a saved model on a dataset split."""
+    model, extra = load_model(model_path)
+    if "preprocessing" not in extra:
+        raise ValueError(
+            f"{model_path}: the model file has no stored preprocessing; models written by "
+            "`chainrule train` carry it"
+        )
+    preprocessing = Preprocessing.from_dict(extra["preprocessing"])
+    dataset = dataset or extra.get("dataset")
+    if not dataset:
+        raise ValueError(f"{model_path}: name the dataset to evaluate on with --dataset")
+    data = load_data(dataset, data_dir, download, progress, splits=(split,))
+    images, labels = data.split(split)
+    binary_target = extra.get("binary_target")
+    if binary_target is not None:
+        labels = (labels == binary_target).astype(np.int64)
+    class_names = list(extra.get("class_names") or data.class_names)
+    x = preprocessing.transform(images, model.dtype)
+    trainer = Trainer(model, _NoOptimizer(), progress=False)
+    loss, accuracy = trainer.evaluate(x, labels)
+    per_class = per_class_metrics(
+        labels, model.predict(x), len(class_names), class_names=class_names
+    )
+    return {
+        "model": str(model_path),
+        "dataset": data.name,
+        "split": split,
+        "examples": len(labels),
+        "accuracy": accuracy,
+        "loss": loss,
+        "per_class": per_class.to_dict(),
+        "report": per_class.to_text(),
+    }
+
+
+class _NoOptimizer:
+    learning_rate = 0.0
+
+
+def _write_diagnostics(directory: Path, callbacks: list[Callback], figures: bool) -> None:
+    for callback in callbacks:
+        if isinstance(callback, Diagnostics) and callback.records:
+            callback.write(directory)
+            if figures:
+                write_diagnostics_figures(directory)
+
+
+def latest_checkpoint(directory: Path) -> Path:
+    """The newest checkpoint of a run directory (the mid-epoch one Ctrl-C left, else the last
+    epoch's), or a clear error."""
+    if not (directory / "recipe.yaml").is_file():
+        raise FileNotFoundError(f"{directory} is not a run directory (no recipe.yaml) to resume")
+    interrupted = directory / "checkpoints" / INTERRUPTED_CHECKPOINT
+    if interrupted.is_file():
+        return interrupted
+    checkpoints = sorted((directory / "checkpoints").glob("epoch-*.safetensors"))
+    if not checkpoints:
+        raise FileNotFoundError(
+            f"{directory} has no checkpoint to resume from (checkpoints/epoch-*.safetensors)"
+        )
+    return checkpoints[-1]
+
+
+def _new_run_directory(out_dir: str | Path | None, name: str) -> Path:
+    """``out_dir`` as given (must be empty if it exists), or a fresh ``runs/<name>[-N]``."""
+    if out_dir is not None:
+        directory = Path(out_dir)
+        if directory.exists() and any(directory.iterdir()):
+            raise ValueError(
+                f"output directory {directory} is not empty; choose another --out or remove it"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    base = Path("runs") / name
+    directory, number = base, 1
+    while directory.exists():
+        number += 1
+        directory = base.with_name(f"{base.name}-{number}")
+    directory.mkdir(parents=True)
+    return directory

@@ -1,0 +1,556 @@
+"""Training: ``Trainer.fit`` owns the loop; batching, callbacks and progress are its parts.
+
+``fit`` reads as a table of contents: for each epoch, for each batch, ``step()``; then
+``evaluate()`` on the validation set; then the callbacks. The same seed gives the same run:
+the model's weights come from the model's seed, the batch order from the trainer's seed
+(``np.random.default_rng(seed).permutation(n)`` once per epoch), so ``examples/manual_loop.py``
+reproduces ``fit`` exactly with a hand-written loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule.nn.model import Sequential, classes_of
+from chainrule.nn.optim import Optimizer
+from chainrule.training.callbacks import Callback
+from chainrule.training.checkpoint import Checkpoint, generator_state, restore_generator
+from chainrule.training.parallel import DataParallel, check_threads, chunk_rows, plan_threads
+from chainrule.utils.atomic import atomic_write_text
+
+MODES = ("minibatch", "stochastic", "batch")
+#: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
+INTERRUPTED_CHECKPOINT = "interrupted.safetensors"
+EPOCH_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
+)
+
+
+@dataclass
+class History:
+    """Per-epoch logs (one list per key, equal lengths) and the loss of every step."""
+
+    epochs: dict[str, list[float | None]] = field(
+        default_factory=lambda: {key: [] for key in EPOCH_KEYS}
+    )
+    step_loss: list[float] = field(default_factory=list)
+
+    def append(self, logs: dict[str, float | None]) -> None:
+        for key in EPOCH_KEYS:
+            self.epochs[key].append(logs.get(key))
+
+    def __len__(self) -> int:
+        return len(self.epochs["epoch"])
+
+    def __getitem__(self, key: str) -> list[float | None]:
+        return self.epochs[key]
+
+    def last(self) -> dict[str, float | None]:
+        return {key: values[-1] for key, values in self.epochs.items()} if len(self) else {}
+
+    def to_dict(self) -> dict[str, list[float | None]]:
+        """The per-epoch lists, as ``chainrule.reporting.figures.plot_history`` takes them."""
+        return {key: list(values) for key, values in self.epochs.items()}
+
+    def to_csv(self, path: str | Path) -> None:
+        lines = [",".join(EPOCH_KEYS)]
+        for index in range(len(self)):
+            values = (self.epochs[key][index] for key in EPOCH_KEYS)
+            lines.append(",".join("" if v is None else f"{v:.10g}" for v in values))
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+    def steps_to_csv(self, path: str | Path) -> None:
+        """The loss of every step, one line each (``step,loss``)."""
+        lines = ["step,loss", *(f"{i},{loss:.10g}" for i, loss in enumerate(self.step_loss, 1))]
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> History:
+        history = cls()
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                history.append({k: float(v) if v else None for k, v in row.items()})
+        return history
+
+
+@dataclass
+class EpochProgress:
+    """How far the current epoch got: what a mid-epoch checkpoint keeps to finish it."""
+
+    steps: int = 0  # completed steps of this epoch
+    loss_sum: float = 0.0  # Σ batch loss × batch size over those steps
+    correct: int = 0
+    seconds: float = 0.0
+    order_state: dict[str, Any] | None = None  # the batch-order generator before the shuffle
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training between two steps, after saving ``checkpoint`` (None without a
+    checkpoint directory). ``epoch`` and ``step`` (1-based) say where."""
+
+    def __init__(self, epoch: int, step: int, checkpoint: Path | None) -> None:
+        super().__init__(f"interrupted in epoch {epoch} after step {step}")
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
+
+
+class Trainer:
+    """Fits a model with an optimizer: batching mode, validation, callbacks, progress.
+
+    ``mode`` is ``"stochastic"`` (one example per step), ``"batch"`` (the whole training set
+    per step: classic full-batch gradient descent) or ``"minibatch"`` (``batch_size``
+    examples per step). The last, smaller batch of an epoch is kept.
+
+    ``threads``: the cores this run may use (default: all of this process's). How a step
+    uses them follows ``chainrule.training.parallel.plan_threads``: small steps run on one thread
+    with a one-thread BLAS; big ones (a CNN) split each batch across one thread per core.
+    Pass 1 when several runs share the machine (as sweep workers do).
+
+    Ctrl-C (in the main thread) stops at the next step boundary: with a ``checkpoint_dir``
+    it saves ``interrupted.safetensors`` there, from which ``fit(resume_from=...)`` finishes
+    the epoch bit for bit, then raises ``TrainingInterrupted``. A second Ctrl-C stops at once.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        optimizer: Optimizer,
+        *,
+        epochs: int = 10,
+        mode: str = "minibatch",
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        threads: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        keep_last: int = 2,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if model.loss is None:
+            raise ValueError("the model has no loss to train on; pass loss=... to Sequential")
+        self.model = model
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.mode = mode
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.callbacks = list(callbacks)
+        self.augment = augment
+        self.threads = check_threads(threads)
+        self._parallel: DataParallel | None = None
+        self.epoch_progress = EpochProgress()
+        self._resumed_progress: EpochProgress | None = None
+        self.interrupt_requested = False
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
+        self.keep_last = keep_last
+        # The progress bar is called like a callback but holds no state worth checkpointing.
+        self._hooks = list(self.callbacks)
+        if progress:
+            from chainrule.training.progress import ProgressBar
+
+            self._hooks.append(ProgressBar())
+        self.stop_training = False
+        self.history = History()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        resume_from: str | Path | Checkpoint | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs (fewer if a callback stops it); returns the History.
+
+        ``resume_from``: a checkpoint (or its path) of this same run to continue from.
+        """
+        checkpoint = None
+        if resume_from is not None:
+            checkpoint = (
+                resume_from if isinstance(resume_from, Checkpoint) else Checkpoint.load(resume_from)
+            )
+            checkpoint.check_compatible(self.model, self.optimizer, str(resume_from))
+        x, y = self._check_data(x, y, "training")
+        if validation_data is not None:
+            validation_data = self._check_data(*validation_data, "validation")
+        self.stop_training = False
+        self.history = History()
+        self.examples = x.shape[0]
+        self.steps_per_epoch = math.ceil(self.examples / self.effective_batch_size(x.shape[0]))
+        self.order_rng = np.random.default_rng(self.seed)
+        self.augment_rng = np.random.default_rng([self.seed, 1])
+        self.best_checkpoint_value = math.inf
+        self.thread_plan = plan_threads(
+            self.model, self.effective_batch_size(x.shape[0]), self.threads
+        )
+        self.interrupt_requested = False
+        with (
+            self.thread_plan.limits(),
+            DataParallel(self.model, self.thread_plan.workers) as par,
+            _interrupts_between_steps(self),
+        ):
+            self._parallel = par
+            try:
+                self._fit_epochs(x, y, validation_data, checkpoint)
+            finally:
+                self._parallel = None
+        return self.history
+
+    def _fit_epochs(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+        checkpoint: Checkpoint | None,
+    ) -> None:
+        self._call("on_train_begin")
+        first_epoch = 0 if checkpoint is None else self._restore(checkpoint)
+        try:
+            for epoch in range(first_epoch, self.epochs):
+                if self.stop_training:
+                    break
+                self.epoch = epoch
+                self.epoch_progress = self._resumed_progress or EpochProgress()
+                self._resumed_progress = None
+                self._call("on_epoch_begin", epoch)
+                started = time.perf_counter() - self.epoch_progress.seconds
+                learning_rate = self.optimizer.learning_rate
+                train_loss, train_accuracy = self._run_epoch(x, y, self.order_rng, started)
+                logs = {
+                    "epoch": epoch + 1,
+                    "train_loss": train_loss,
+                    "train_accuracy": train_accuracy,
+                    "learning_rate": learning_rate,
+                }
+                if validation_data is not None:
+                    val_loss, val_accuracy = self._evaluate_checked(*validation_data)
+                    logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
+                logs["seconds"] = time.perf_counter() - started
+                self.history.append(logs)
+                self._call("on_epoch_end", epoch, logs)
+                self._write_checkpoint(epoch + 1, logs)
+                if self.interrupt_requested:  # Ctrl-C during validation or the checkpoint
+                    saved = (
+                        self.checkpoint_dir / _epoch_file(epoch + 1)
+                        if self.checkpoint_dir
+                        else None
+                    )
+                    raise TrainingInterrupted(epoch + 1, self.steps_per_epoch, saved)
+        finally:
+            self._call("on_train_end")
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self, epoch: int, progress: EpochProgress | None = None) -> Checkpoint:
+        """The run's state now, after ``epoch`` completed epochs (and ``progress`` into the
+        next one, for a mid-epoch checkpoint)."""
+        model, optimizer = self.model, self.optimizer
+        optimizer_arrays, optimizer_scalars = optimizer.state_dict()
+        callbacks, callback_arrays = [], {}
+        for index, callback in enumerate(self.callbacks):
+            arrays, scalars = callback.state_dict()
+            callbacks.append({"type": type(callback).__name__, "state": scalars})
+            callback_arrays.update({f"{index}.{name}": value for name, value in arrays.items()})
+        return Checkpoint(
+            epoch=epoch,
+            params=model.params.data.copy(),
+            param_shapes={name: list(array.shape) for name, array in model.params.items()},
+            optimizer_type=optimizer.type_name,
+            optimizer_arrays=optimizer_arrays,
+            optimizer_scalars=optimizer_scalars,
+            rng_states={
+                "order": generator_state(self.order_rng),
+                "augment": generator_state(self.augment_rng),
+                "model": generator_state(model.rng),
+            },
+            callbacks=callbacks,
+            callback_arrays=callback_arrays,
+            layer_states=model.layer_states(),
+            history=self.history.to_dict(),
+            step_loss=np.asarray(self.history.step_loss, dtype=np.float64),
+            trainer={"stopped": self.stop_training, "epochs": self.epochs, "mode": self.mode,
+                     "batch_size": self.batch_size, "seed": self.seed,
+                     "epoch_progress": asdict(progress) if progress else None},
+        )  # fmt: skip
+
+    def _restore(self, checkpoint: Checkpoint) -> int:
+        """Put the run back into the checkpoint's state; returns the next epoch to train."""
+        model = self.model
+        model.params.data[...] = checkpoint.params
+        model.set_layer_states(checkpoint.layer_states)
+        self.optimizer.load_state_dict(checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
+        restore_generator(self.order_rng, checkpoint.rng_states["order"])
+        restore_generator(self.augment_rng, checkpoint.rng_states["augment"])
+        restore_generator(model.rng, checkpoint.rng_states["model"])
+        if len(checkpoint.callbacks) != len(self.callbacks):
+            raise ValueError(
+                f"the checkpoint has {len(checkpoint.callbacks)} callbacks, this run "
+                f"{len(self.callbacks)}; resume with the same recipe"
+            )
+        for index, (callback, saved) in enumerate(
+            zip(self.callbacks, checkpoint.callbacks, strict=True)
+        ):
+            prefix = f"{index}."
+            arrays = {k[len(prefix) :]: v for k, v in checkpoint.callback_arrays.items()
+                      if k.startswith(prefix)}  # fmt: skip
+            callback.load_state_dict(arrays, saved["state"])
+        self.history = History()
+        for key, values in checkpoint.history.items():
+            self.history.epochs[key] = list(values)
+        self.history.step_loss = checkpoint.step_loss.tolist()
+        self.stop_training = bool(checkpoint.trainer.get("stopped", False))
+        progress = checkpoint.trainer.get("epoch_progress")
+        self._resumed_progress = EpochProgress(**progress) if progress else None
+        return checkpoint.epoch
+
+    def _write_checkpoint(self, epoch: int, logs: dict[str, float]) -> None:
+        if self.checkpoint_dir is None:
+            return
+        checkpoint = self.checkpoint(epoch)
+        checkpoint.save(self.checkpoint_dir / _epoch_file(epoch))
+        (self.checkpoint_dir / INTERRUPTED_CHECKPOINT).unlink(missing_ok=True)  # superseded
+        for old in sorted(self.checkpoint_dir.glob("epoch-*.safetensors"))[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+        monitored = logs.get("val_loss", logs["train_loss"])
+        if monitored is not None and monitored < self.best_checkpoint_value:
+            self.best_checkpoint_value = monitored
+            checkpoint.save(self.checkpoint_dir / "best.safetensors")
+
+    def _run_epoch(
+        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator, started: float
+    ) -> tuple[float, float]:
+        """One pass over the data (the rest of it, when resuming mid-epoch); returns the
+        example-weighted mean loss and accuracy."""
+        progress = self.epoch_progress
+        if progress.order_state is None:
+            progress.order_state = generator_state(order_rng)
+        else:  # resuming: draw this epoch's shuffle again, then skip the batches it trained
+            restore_generator(order_rng, progress.order_state)
+        for xb, yb in self.batches(x, y, order_rng, skip=progress.steps):
+            loss, batch_correct = self.step(xb, yb)
+            progress.steps += 1
+            progress.loss_sum += loss * xb.shape[0]
+            progress.correct += batch_correct
+            if self.interrupt_requested:
+                progress.seconds = time.perf_counter() - started
+                self._stop_between_steps()
+        return progress.loss_sum / x.shape[0], progress.correct / x.shape[0]
+
+    def _stop_between_steps(self) -> None:
+        """Save where this epoch got (with a checkpoint directory) and stop."""
+        saved = None
+        if self.checkpoint_dir is not None:
+            saved = self.checkpoint_dir / INTERRUPTED_CHECKPOINT
+            self.checkpoint(self.epoch, self.epoch_progress).save(saved)
+        raise TrainingInterrupted(self.epoch + 1, self.epoch_progress.steps, saved)
+
+    def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
+        model = self.model
+        if self._parallel is not None and self._parallel.splits(xb.shape[0]):
+            result = self._parallel.forward_backward(xb, yb)
+            loss = result.loss.total
+            if not math.isfinite(loss):
+                raise self._diverged("the loss", loss)
+            correct = sum(
+                count_correct(output, yb[part])
+                for part, output in zip(result.parts, result.outputs, strict=True)
+            )
+        else:
+            output = model.forward_batch(xb, training=True)  # fit checked the data once
+            loss = model.compute_loss(output, yb).total
+            if not math.isfinite(loss):
+                raise self._diverged("the loss", loss)
+            model.backward(yb)
+            correct = count_correct(output, yb)
+        grads = model.params.grad_data
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
+        if not math.isfinite(squared_norm):
+            raise self._diverged(_first_non_finite(model), loss)
+        self.optimizer.step(model.params.data, grads)
+        self.history.step_loss.append(loss)
+        self._call("on_step_end", len(self.history.step_loss), loss)
+        return loss, correct
+
+    def _diverged(self, quantity: str, loss: float) -> TrainingDiverged:
+        step = len(self.history.step_loss) + 1
+        epoch_step = step - self.epoch * self.steps_per_epoch if hasattr(self, "epoch") else step
+        last = self.history.step_loss[-1] if self.history.step_loss else None
+        return TrainingDiverged(
+            epoch=getattr(self, "epoch", 0) + 1,
+            step=step,
+            epoch_step=epoch_step,
+            quantity=quantity,
+            last_finite_loss=last,
+            learning_rate=self.optimizer.learning_rate,
+        )
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
+        """Mean data loss (plus the L2 term) and accuracy over ``x``, in inference mode."""
+        return self._evaluate_checked(*self._check_data(x, y, "evaluation"), batch_size)
+
+    def _evaluate_checked(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048
+    ) -> tuple[float, float]:
+        model = self.model
+        chunk = model.inference_chunk(batch_size)
+
+        def evaluate_chunk(replica: Sequential, rows: slice) -> tuple[float, int]:
+            output = replica.forward_batch(x[rows], training=False)
+            loss = replica.compute_loss(output, y[rows]).data * (rows.stop - rows.start)
+            return loss, count_correct(output, y[rows])
+
+        if self._parallel is not None and self._parallel.workers > 1:  # validation in fit
+            results = self._parallel.map_chunks(evaluate_chunk, x.shape[0], chunk)
+        else:
+            results = [evaluate_chunk(model, rows) for rows in chunk_rows(x.shape[0], chunk)]
+        total_loss = sum(loss for loss, _ in results)
+        correct = sum(right for _, right in results)
+        l2 = model.l2.value(model.params.data[: model.params.n_regularized])
+        return total_loss / x.shape[0] + l2, correct / x.shape[0]
+
+    # -- parts ------------------------------------------------------------------------------
+    def effective_batch_size(self, examples: int) -> int:
+        return {"stochastic": 1, "batch": examples, "minibatch": self.batch_size}[self.mode]
+
+    def batches(
+        self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator, skip: int = 0
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The epoch's batches (augmented), after the first ``skip`` of them."""
+        batches = iterate_batches(
+            x, y, self.effective_batch_size(x.shape[0]), order_rng if self.shuffle else None, skip
+        )
+        if self.augment is None:
+            yield from batches
+            return
+        for xb, yb in batches:
+            yield self.augment(xb, self.augment_rng), yb
+
+    def _check_data(self, x: Any, y: Any, which: str) -> tuple[np.ndarray, np.ndarray]:
+        x = self.model._check_input(x)
+        y = np.asarray(y)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{which} data: {x.shape[0]} examples but {y.shape[0]} labels")
+        if x.shape[0] == 0:
+            raise ValueError(f"{which} data is empty")
+        probe = self.model.predict_proba(x[:1])
+        self.model.loss.prepare_target(y, np.broadcast_to(probe, (y.shape[0], *probe.shape[1:])))
+        return x, y
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self._hooks:
+            getattr(callback, hook)(*args, self)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss or gradient; the message says where and what helps."""
+
+    def __init__(
+        self,
+        epoch: int,
+        step: int,
+        epoch_step: int,
+        quantity: str,
+        last_finite_loss: float | None,
+        learning_rate: float,
+    ) -> None:
+        self.epoch, self.step, self.quantity = epoch, step, quantity
+        self.last_finite_loss = last_finite_loss
+        last = "none yet" if last_finite_loss is None else f"{last_finite_loss:.6g}"
+        super().__init__(
+            f"training diverged at epoch {epoch}, step {epoch_step} of the epoch (step {step} "
+            f"overall): {quantity} is not finite (NaN or inf); the last finite loss was {last}. "
+            f"What usually helps: a lower learning rate (it is {learning_rate:g}), gradient "
+            "clipping (optimizer clip_norm, e.g. 1.0), inputs scaled to [0, 1] or standardized, "
+            "and a softmax/sigmoid output with cross-entropy (fused and numerically stable)."
+        )
+
+
+def _first_non_finite(model: Sequential) -> str:
+    for name, grad in model.grads.items():
+        if not np.all(np.isfinite(grad)):
+            return f"the gradient of {name}"
+    return "the gradient"
+
+
+def iterate_batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    order_rng: np.random.Generator | None,
+    skip: int = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches of (x, y) in a fresh random order per call (or in order without a generator),
+    leaving out the first ``skip`` batches of that order."""
+    n = x.shape[0]
+    if order_rng is None:
+        for start in range(skip * batch_size, n, batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
+        return
+    order = order_rng.permutation(n)
+    for start in range(skip * batch_size, n, batch_size):
+        index = order[start : start + batch_size]
+        yield np.take(x, index, axis=0), np.take(y, index, axis=0)
+
+
+def count_correct(output: np.ndarray, y: np.ndarray) -> int:
+    """How many predictions in ``output`` match ``y`` (labels, one-hot rows or 0/1 targets)."""
+    if output.ndim == 2 and output.shape[1] == 1:
+        labels = np.asarray(y).reshape(-1) > 0.5
+    else:
+        labels = y if np.ndim(y) == 1 else np.argmax(y, axis=1)
+    return int(np.count_nonzero(classes_of(output) == labels))
+
+
+def _epoch_file(epoch: int) -> str:
+    return f"epoch-{epoch:04d}.safetensors"
+
+
+@contextlib.contextmanager
+def _interrupts_between_steps(trainer: Trainer) -> Iterator[None]:
+    """While ``fit`` runs in the main thread, Ctrl-C asks to stop at the next step boundary
+    (so no update is left half applied); a second Ctrl-C raises at once."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield  # another thread, or someone else's handler: leave Ctrl-C alone
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if trainer.interrupt_requested:
+            raise KeyboardInterrupt
+        trainer.interrupt_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,0 +1,230 @@
+"""chainrule predict: real MNIST digits, rendered as a user's photos would look, predicted.
+
+A small network is trained here on 5,000 MNIST test digits (the only split shipped offline),
+and 300 other digits are drawn the way a person's file looks: upscaled to 300 px, dark ink
+on grey paper, off-centre, with a lighting gradient and noise, saved as PNG or JPEG. After
+to_mnist they must be classified about as well as the original 28×28 digits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from chainrule.app.predict import (
+    PredictionError,
+    PredictionResult,
+    Predictor,
+    format_results,
+    predict_files,
+)
+from chainrule.data import load_split
+from chainrule.data.preprocessing import Preprocessing
+from chainrule.nn.layers import Dense, ReLU, Sigmoid, Softmax
+from chainrule.nn.model import Sequential
+from chainrule.nn.model_file import save_model
+from chainrule.nn.optim import get_optimizer
+from chainrule.training.trainer import Trainer
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+TRAIN = slice(0, 5000)
+HELD_OUT = slice(5000, 5300)
+
+
+def render_on_paper(digit: np.ndarray, rng: np.random.Generator, size: int = 300) -> Image.Image:
+    """An MNIST digit as a photo of paper: upscaled, dark on grey, off-centre, uneven, noisy."""
+    side = int(rng.integers(150, 231))
+    ink = np.asarray(
+        Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC), np.float64
+    )
+    ink = np.clip(ink / 255.0, 0.0, 1.0)
+    paper, pen = rng.uniform(150, 215), rng.uniform(10, 60)
+    page = np.full((size, size), paper)
+    top, left = rng.integers(0, size - side, size=2)
+    window = page[top : top + side, left : left + side]
+    page[top : top + side, left : left + side] = window * (1 - ink) + pen * ink
+    rows, cols = np.mgrid[0:size, 0:size] / size - 0.5
+    page += rng.uniform(-20, 20) * cols + rng.uniform(-20, 20) * rows  # light from one side
+    page += rng.normal(0.0, 8.0, page.shape)
+    grey = np.clip(np.rint(page), 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:  # blue ink on warm paper, for some
+        tint = np.stack([grey * 1.0, grey * 0.97, np.minimum(grey * 0.9 + 40, 255)], axis=-1)
+        return Image.fromarray(tint.astype(np.uint8), "RGB")
+    return Image.fromarray(grey, "L")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"offline datasets not found at {SHARED_DATA}")
+    return load_split("mnist", "test", data_dir=SHARED_DATA, download=False)
+
+
+@pytest.fixture(scope="module")
+def model_path(mnist, tmp_path_factory) -> Path:
+    """784-128-10 ReLU, standardized inputs (so the model's own normalization matters)."""
+    images, labels = mnist
+    preprocessing = Preprocessing("standardize").fit(images[TRAIN])
+    model = Sequential(
+        [Dense(128), ReLU(), Dense(10), Softmax()],
+        loss="categorical_crossentropy",
+        input_shape=(784,),
+        seed=0,
+    )
+    trainer = Trainer(model, get_optimizer("adam"), epochs=8, batch_size=64, progress=False)
+    trainer.fit(preprocessing.transform(images[TRAIN]), labels[TRAIN])
+    path = tmp_path_factory.mktemp("model") / "model.safetensors"
+    extra = {"preprocessing": preprocessing.to_dict(), "class_names": [str(d) for d in range(10)]}
+    save_model(model, path, extra)
+    return path
+
+
+def write_rendered(images: np.ndarray, directory: Path, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    paths = []
+    for index, digit in enumerate(images):
+        page = render_on_paper(digit, rng)
+        path = directory / (f"digit-{index:03d}." + ("jpg" if index % 2 else "png"))
+        page.save(path, quality=85) if path.suffix == ".jpg" else page.save(path, compress_level=1)
+        paths.append(path)
+    return paths
+
+
+def test_rendered_files_are_classified_as_well_as_the_original_digits(mnist, model_path, tmp_path):
+    images, labels = mnist
+    predictor = Predictor(model_path)
+    originals = predictor.probabilities(images[HELD_OUT]).argmax(axis=1)
+    accuracy_originals = float(np.mean(originals == labels[HELD_OUT]))
+
+    paths = write_rendered(images[HELD_OUT], tmp_path)
+    results = predict_files(model_path, paths, top=3)
+    assert all(isinstance(result, PredictionResult) for result in results)
+    predicted = np.array([int(result.predicted) for result in results])
+    accuracy_files = float(np.mean(predicted == labels[HELD_OUT]))
+
+    print(
+        f"\naccuracy on 300 digits: originals {accuracy_originals:.1%}, files {accuracy_files:.1%}"
+    )
+    assert accuracy_originals > 0.85
+    assert accuracy_files >= accuracy_originals - 0.05
+
+
+def test_one_result_per_file_in_order_and_bad_files_are_errors_that_name_them(
+    mnist, model_path, tmp_path
+):
+    images, _ = mnist
+    good = write_rendered(images[5300:5302], tmp_path)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (200, 200), 235).save(blank)
+    missing = tmp_path / "missing.jpg"
+
+    results = predict_files(model_path, [good[0], text, blank, missing, good[1]])
+    kinds = [type(result) for result in results]
+    assert kinds == [
+        PredictionResult,
+        PredictionError,
+        PredictionError,
+        PredictionError,
+        PredictionResult,
+    ]
+    assert [result.path for result in results] == [
+        str(p) for p in (good[0], text, blank, missing, good[1])
+    ]
+    assert "not an image" in results[1].message
+    assert "no ink found" in results[2].message
+    assert "not found" in results[3].message
+    first = results[0]
+    assert len(first.top) == 3 and first.top[0][1] >= first.top[1][1] >= first.top[2][1]
+    assert abs(sum(first.probabilities) - 1) < 1e-5
+    assert first.digit.shape == (28, 28) and first.digit.dtype == np.uint8
+
+    lines = format_results(results).splitlines()
+    assert len(lines) == 5
+    assert lines[1].startswith(str(text)) and "error: not an image" in lines[1]
+    assert lines[0].startswith(str(good[0])) and "%" in lines[0]
+
+
+def test_json_output(mnist, model_path, tmp_path):
+    images, _ = mnist
+    paths = write_rendered(images[5300:5301], tmp_path)
+    missing = tmp_path / "missing.png"
+    data = json.loads(format_results(predict_files(model_path, [*paths, missing]), as_json=True))
+    assert data[0]["file"] == str(paths[0])
+    assert data[0]["prediction"] == data[0]["top"][0]["class"]
+    assert len(data[0]["top"]) == 3 and set(data[0]["probabilities"]) == {str(d) for d in range(10)}
+    assert data[1] == {"file": str(missing), "error": "file not found"}
+
+
+def test_explain_image_shows_every_step_of_every_predicted_file(mnist, model_path, tmp_path):
+    images, _ = mnist
+    paths = write_rendered(images[5300:5303], tmp_path)
+    out = tmp_path / "figures" / "steps.png"
+    results = predict_files(model_path, [*paths, tmp_path / "missing.png"], explain_image=out)
+    assert len(results) == 4
+    with Image.open(out) as figure:
+        width, height = figure.size
+    assert width > 1.5 * height  # 7 steps across, 3 rows
+    assert not list(out.parent.glob(".*.tmp"))  # written atomically
+
+
+def test_explain_image_needs_a_figure_suffix(model_path, tmp_path):
+    with pytest.raises(ValueError, match=r"must end in \.png, \.svg, \.pdf"):
+        predict_files(model_path, [], explain_image=tmp_path / "steps.jpg")
+
+
+def test_top_is_capped_by_the_number_of_classes_and_validated(mnist, model_path, tmp_path):
+    images, _ = mnist
+    paths = write_rendered(images[5300:5301], tmp_path)
+    assert len(predict_files(model_path, paths, top=20)[0].top) == 10
+    with pytest.raises(ValueError, match="top must be a positive integer"):
+        predict_files(model_path, paths, top=0)
+
+
+def test_a_model_that_does_not_take_28x28_images_is_refused(tmp_path):
+    model = Sequential([Dense(3), Softmax()], loss="categorical_crossentropy", input_shape=(100,))
+    preprocessing = Preprocessing().fit(np.zeros((2, 10, 10), np.uint8))
+    path = save_model(
+        model, tmp_path / "small.safetensors", {"preprocessing": preprocessing.to_dict()}
+    )
+    with pytest.raises(
+        ValueError, match=r"small\.safetensors: the model takes inputs of shape 100"
+    ):
+        predict_files(path, [tmp_path / "any.png"])
+
+
+def test_a_model_without_stored_preprocessing_is_refused(tmp_path):
+    model = Sequential([Dense(10), Softmax()], loss="categorical_crossentropy", input_shape=(784,))
+    path = save_model(model, tmp_path / "bare.safetensors")
+    with pytest.raises(ValueError, match="no stored preprocessing"):
+        predict_files(path, [])
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        predict_files(tmp_path / "nothing.safetensors", [])
+
+
+def test_a_binary_model_reports_both_classes(mnist, tmp_path):
+    images, _ = mnist
+    model = Sequential([Dense(16), ReLU(), Dense(1), Sigmoid()], input_shape=(784,), seed=0)
+    extra = {
+        "preprocessing": Preprocessing().fit(images[:10]).to_dict(),
+        "class_names": ["not 7", "7"],
+        "binary_target": 7,
+    }
+    path = save_model(model, tmp_path / "is-it-7.safetensors", extra)
+    paths = write_rendered(images[:1], tmp_path)
+    (result,) = predict_files(path, paths)
+    assert sorted(name for name, _ in result.top) == ["7", "not 7"]
+    assert abs(sum(p for _, p in result.top) - 1) < 1e-6
+
+
+def test_hidden_activations_for_the_web_page(model_path, mnist):
+    images, _ = mnist
+    probabilities, hidden = Predictor(model_path).activations(images[0])
+    assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-5
+    assert [(name, values.shape) for name, values in hidden] == [("relu_1", (128,))]
+    assert (hidden[0][1] >= 0).all()

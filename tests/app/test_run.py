@@ -1,0 +1,151 @@
+"""A whole run on real digits: the run directory, its files, and what can be done with them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from chainrule.app.recipes import parse_recipe
+from chainrule.app.run import evaluate_model, replot, train_recipe
+from chainrule.nn.model_file import load_model
+
+
+def recipe(digits_dir, **sections):
+    raw = {
+        "name": "digits",
+        "data": {"dataset": str(digits_dir), "preprocessing": "standardize"},
+        "model": {"hidden": [32], "activation": "relu", "init": "he_normal"},
+        "training": {"optimizer": {"name": "adam", "learning_rate": 0.002}, "epochs": 3},
+    }
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    return parse_recipe(raw)
+
+
+@pytest.fixture(scope="module")
+def run(digits_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "digits"
+    return train_recipe(recipe(digits_dir), out_dir=out, progress=False)
+
+
+def test_run_directory_holds_everything_a_student_hands_in(run):
+    names = {path.name for path in run.directory.iterdir()}
+    assert names >= {"recipe.yaml", "history.csv", "steps.csv", "metrics.json", "model.safetensors",
+                     "figures", "report.md", "report.html"}  # fmt: skip
+    figures = {path.name for path in (run.directory / "figures").iterdir()}
+    for figure in ("history", "confusion_matrix", "weights", "misclassified", "samples"):
+        assert {f"{figure}.png", f"{figure}.svg"} <= figures
+    assert not [name for name in names | figures if name.endswith(".tmp")]
+
+
+def test_metrics_are_real_and_consistent(run):
+    metrics = json.loads((run.directory / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3
+    assert metrics["test_accuracy"] > 0.8  # 2,000 real digits are enough for this
+    assert metrics["train_examples"] == 1800  # 10% went to validation
+    assert np.sum(metrics["confusion_matrix"]) == metrics["test_examples"] == 1000
+    trace = np.trace(metrics["confusion_matrix"])
+    assert trace / 1000 == pytest.approx(metrics["test_accuracy"])
+
+
+def test_model_file_carries_preprocessing_and_class_names(run):
+    model, extra = load_model(run.directory / "model.safetensors")
+    assert extra["class_names"] == [str(d) for d in range(10)]
+    assert extra["preprocessing"]["kind"] == "standardize"
+    assert extra["preprocessing"]["standardizer"]["std"] > 0
+    assert model.count_params() == 784 * 32 + 32 + 32 * 10 + 10
+
+
+def test_evaluate_reproduces_the_runs_test_accuracy(run, digits_dir):
+    result = evaluate_model(run.directory / "model.safetensors", progress=False)
+    assert result["accuracy"] == run.metrics["test_accuracy"]
+    assert result["loss"] == pytest.approx(run.metrics["test_loss"])
+    assert result["dataset"] == digits_dir.name
+
+
+def test_replot_redraws_from_the_files(run):
+    history_png = run.directory / "figures" / "history.png"
+    history_png.unlink()
+    replot(run.directory)
+    assert history_png.stat().st_size > 0
+
+
+def test_same_seed_same_run(digits_dir, tmp_path):
+    first = train_recipe(recipe(digits_dir), tmp_path / "a", progress=False, figures=False)
+    second = train_recipe(recipe(digits_dir), tmp_path / "b", progress=False, figures=False)
+    assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
+    assert first.history.step_loss == second.history.step_loss
+    np.testing.assert_array_equal(first.model.params.data, second.model.params.data)
+
+
+def test_binary_task(digits_dir, tmp_path):
+    binary = recipe(digits_dir, data={"binary_target": 7}, model={"output": "sigmoid"})
+    result = train_recipe(binary, tmp_path / "seven", progress=False, figures=False)
+    assert result.metrics["class_names"] == ["not 7", "7"]
+    assert result.model.output_shape == (1,)
+    assert result.metrics["test_accuracy"] > 0.9  # better than always answering "not 7"
+
+
+def test_augmentation_and_early_stopping(digits_dir, tmp_path):
+    augmented = recipe(
+        digits_dir,
+        data={"augment": True},
+        training={"early_stopping": {"patience": 1}, "schedule": "cosine"},
+    )
+    result = train_recipe(augmented, tmp_path / "aug", progress=False, figures=False)
+    assert result.metrics["test_accuracy"] > 0.7
+    rates = result.history["learning_rate"]
+    assert rates[0] == 0.002
+    assert rates[-1] < rates[0]
+
+
+def test_early_stopping_on_val_loss_needs_a_validation_split(digits_dir, tmp_path):
+    bad = recipe(digits_dir, data={"validation_fraction": 0.0}, training={"early_stopping": True})
+    with pytest.raises(ValueError, match="validation_fraction is 0"):
+        train_recipe(bad, tmp_path / "x", progress=False)
+
+
+def test_a_non_empty_output_directory_is_refused(digits_dir, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        train_recipe(recipe(digits_dir), tmp_path / "taken", progress=False)
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+
+
+def test_binary_target_outside_the_classes(digits_dir, tmp_path):
+    with pytest.raises(ValueError, match="class 12 does not exist"):
+        train_recipe(recipe(digits_dir, data={"binary_target": 12}), tmp_path / "x", progress=False)
+
+
+def test_steps_csv_has_one_loss_per_optimizer_step(run):
+    lines = (run.directory / "steps.csv").read_text().splitlines()
+    assert lines[0] == "step,loss"
+    assert len(lines) - 1 == len(run.history.step_loss) == 3 * -(-1800 // 32)
+
+
+def test_a_cnn_run_draws_its_filters_and_feature_maps(digits_dir, tmp_path):
+    cnn = parse_recipe(
+        {
+            "data": {"dataset": str(digits_dir), "shape": "image", "train_limit": 600},
+            "model": {
+                "layers": [
+                    {"type": "conv2d", "filters": 4, "kernel_size": 3},
+                    "relu",
+                    {"type": "max_pool2d", "pool_size": 2},
+                    "flatten",
+                    {"type": "dense", "units": 10},
+                    "softmax",
+                ]
+            },
+            "training": {"optimizer": "adam", "epochs": 1},
+        }
+    )
+    result = train_recipe(cnn, tmp_path / "cnn", progress=False)
+    figures = {path.stem for path in (result.directory / "figures").glob("*.png")}
+    assert {"filters", "feature_maps"} <= figures
+    assert "weights" not in figures
+    report = (result.directory / "report.md").read_text()
+    assert "First-layer filters" in report
+    assert "Feature maps" in report
+    assert result.model.layers[0].output_shape == (4, 26, 26)
