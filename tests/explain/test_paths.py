@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from chainrule.explain import compute, explain, parse_spec
-from chainrule.explain.expr import Style
 from chainrule.explain.paths import PATH_TOLERANCE, parse_parameter
 from chainrule.explain.spec import load_spec
+from chainrule.reporting.expr import Style
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CLASSIC = EXAMPLES / "relu-tanh-sigmoid-mse.yaml"

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from chainrule.explain import compute, explain, render
-from chainrule.explain.expr import (
+from chainrule.explain.spec import load_spec
+from chainrule.reporting.expr import (
     Add,
     Call,
     Deriv,
@@ -29,7 +30,6 @@ from chainrule.explain.expr import (
     latex_escape,
     latex_number,
 )
-from chainrule.explain.spec import load_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CLASSIC = EXAMPLES / "relu-tanh-sigmoid-mse.yaml"

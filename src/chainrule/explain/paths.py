@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chainrule.explain.expr import Add, Deriv, Eq, Expr, Frac, Int, Mul, Num, Raw, Sym
 from chainrule.explain.spec import ExplainSpec
 from chainrule.explain.worked import (
     LOSS,
@@ -36,6 +35,7 @@ from chainrule.explain.worked import (
     sym_W,
     sym_z,
 )
+from chainrule.reporting.expr import Add, Deriv, Eq, Expr, Frac, Int, Mul, Num, Raw, Sym
 
 PARAMETER = re.compile(r"^\s*([Wb])(\d+)\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*$")
 

@@ -19,7 +19,8 @@ import textwrap
 
 import numpy as np
 
-from chainrule.explain.expr import (
+from chainrule.explain.worked import Block, Equation, Section, WorkedExample
+from chainrule.reporting.expr import (
     Expr,
     Style,
     change_digits,
@@ -27,7 +28,6 @@ from chainrule.explain.expr import (
     latex_escape,
     latex_number,
 )
-from chainrule.explain.worked import Block, Equation, Section, WorkedExample
 
 FORMATS = ("text", "markdown", "latex")
 TEXT_WIDTH = 100

@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainrule.explain.expr import (
+from chainrule.explain.spec import ExplainSpec
+from chainrule.nn.gradcheck import numerical_gradient, relative_error
+from chainrule.nn.layers import Activation
+from chainrule.nn.losses import get_loss
+from chainrule.reporting.expr import (
     FUNCTIONS,
     Add,
     BatchMean,
@@ -48,10 +52,6 @@ from chainrule.explain.expr import (
     Sym,
     latex_number,
 )
-from chainrule.explain.spec import ExplainSpec
-from chainrule.nn.gradcheck import numerical_gradient, relative_error
-from chainrule.nn.layers import Activation
-from chainrule.nn.losses import get_loss
 
 #: Agreement required between this computation and the engine's backward pass (both
 #: float64, same formulas, summed in a different order).
