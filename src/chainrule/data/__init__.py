@@ -1,5 +1,10 @@
 """Datasets in IDX format: read, locate or download with checksums, and preprocess.
 
+The modules, in the order data flows: ``idx`` (the file format), ``catalogue`` (the known
+datasets and their official files), ``lookup`` (where they are on disk), ``download`` (fetch
+what is missing, verified), ``load`` (arrays by split), ``transforms`` (scale, one-hot,
+split, augment), ``preprocessing`` and ``images`` (your own pictures, made MNIST-like).
+
 Typical use::
 
     from chainrule.data import load_dataset, scale, one_hot, train_val_split
@@ -10,6 +15,18 @@ Typical use::
     targets = one_hot(data.y_train[train_idx], data.num_classes)
 """
 
+from chainrule.data.catalogue import (
+    FASHION_MNIST,
+    KMNIST,
+    MNIST,
+    REGISTRY,
+    SPLITS,
+    DatasetInfo,
+    RemoteFile,
+    available_datasets,
+    get_dataset_info,
+)
+from chainrule.data.download import ChecksumError, DownloadError, fetch
 from chainrule.data.idx import (
     IdxHeader,
     parse_idx,
@@ -17,28 +34,18 @@ from chainrule.data.idx import (
     read_idx_header,
     write_idx,
 )
-from chainrule.data.sources import (
-    DATA_ENV_VAR,
-    FASHION_MNIST,
-    KMNIST,
-    MNIST,
-    REGISTRY,
-    SPLITS,
-    ChecksumError,
+from chainrule.data.load import (
     Dataset,
-    DatasetInfo,
-    DatasetNotFoundError,
-    DownloadError,
-    RemoteFile,
-    SearchLocation,
-    SplitFiles,
-    available_datasets,
-    fetch,
-    get_dataset_info,
     load_dataset,
     load_idx_directory,
     load_idx_pair,
     load_split,
+)
+from chainrule.data.lookup import (
+    DATA_ENV_VAR,
+    DatasetNotFoundError,
+    SearchLocation,
+    SplitFiles,
     locate,
     search_locations,
     user_cache_root,

@@ -1,0 +1,72 @@
+"""Subcommands that use a trained model: predict (your own images) and serve (a local page)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chainrule.cli.command import EXIT_USAGE, Command
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model.safetensors (or a run directory)")
+    parser.add_argument("images", metavar="IMAGE", nargs="+")
+    parser.add_argument("--top", type=int, default=3, help="classes shown per image (3)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--explain-image", metavar="OUT.png", help="save each preprocessing step side by side"
+    )
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Every image gets a result or an error line; any error makes the exit code 2."""
+    from chainrule.app.predict import PredictionError, format_results, predict_files
+
+    results = predict_files(args.model, args.images, top=args.top, explain_image=args.explain_image)
+    failed = [result for result in results if isinstance(result, PredictionError)]
+    if args.json:
+        print(format_results(results, as_json=True))
+    else:
+        good = [result for result in results if not isinstance(result, PredictionError)]
+        if good:
+            print(format_results(good))
+        for error in failed:
+            print(f"chainrule predict: error: {error.path}: {error.message}", file=sys.stderr)
+    if args.explain_image:
+        print(f"preprocessing steps: {args.explain_image}", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
+
+
+PREDICT = Command(
+    name="predict",
+    help="classify your own images (PNG/JPEG/BMP) with MNIST's preprocessing",
+    description="Classify images of any size, dark ink on light paper or the reverse: "
+    "grey, invert if the background is light, crop to the ink, scale to 20 px, centre "
+    "by mass in 28x28 (as MNIST was made), then the model's own input normalization.",
+    add_arguments=add_predict_arguments,
+    run=run_predict,
+)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", metavar="MODEL", nargs="+", help="model files or run directories")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from chainrule.serve.app import run
+
+    print(f"serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", file=sys.stderr)
+    run(args.models, host=args.host, port=args.port)
+    return 0
+
+
+SERVE = Command(
+    name="serve",
+    help="a local page to draw a digit and watch the network respond",
+    description="Serve a page on this machine: draw a digit, see the preprocessed 28x28 "
+    "input, the class probabilities and each hidden layer's activations.",
+    add_arguments=add_serve_arguments,
+    run=run_serve,
+)

@@ -1,0 +1,206 @@
+"""Loading a dataset into arrays: a registered one (on disk first, downloaded if allowed), your
+own folder of IDX files, or any two IDX files of images and labels.
+
+Images come back as uint8 (n, height, width), labels as int64 (n,); ``Dataset`` holds them by
+split. Where the files are looked for is ``lookup``'s order; what is missing is fetched into
+the user cache by ``download``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chainrule.data.catalogue import (
+    MNIST,
+    SPLITS,
+    DatasetInfo,
+    get_dataset_info,
+    normalize_splits,
+)
+from chainrule.data.download import fetch
+from chainrule.data.idx import read_idx
+from chainrule.data.lookup import (
+    DatasetNotFoundError,
+    check_split_files,
+    dataset_not_found,
+    find_file,
+    find_splits,
+    search_locations,
+)
+
+
+@dataclass(repr=False)
+class Dataset:
+    """Arrays of one dataset: images uint8 (n, height, width), labels int64 (n,).
+
+    A split that was not asked for is ``None`` (e.g. only MNIST's test split is available).
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    x_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of ``split``; ``ValueError`` if that split was not loaded."""
+        normalize_splits(split)
+        images, labels = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+        if images is None or labels is None:
+            raise ValueError(f"dataset {self.name!r}: the {split!r} split was not loaded")
+        return images, labels
+
+    def __repr__(self) -> str:
+        parts = [f"name={self.name!r}", f"num_classes={self.num_classes}"]
+        for split in SPLITS:
+            images = getattr(self, f"x_{split}")
+            if images is not None:
+                parts.append(f"x_{split}={images.shape} {images.dtype}")
+        return f"Dataset({', '.join(parts)})"
+
+
+def load_idx_pair(
+    images_path: str | os.PathLike[str],
+    labels_path: str | os.PathLike[str],
+    num_classes: int | None = None,
+    image_shape: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one split from two IDX files of any name: images uint8 (n, h, w), labels int64.
+
+    Checks the two files belong together (counts) and, when ``num_classes`` is given, that
+    every label lies in [0, num_classes).
+    """
+    images_path, labels_path = Path(images_path), Path(labels_path)
+    check_split_files(images_path, labels_path, image_shape)
+    images = read_idx(images_path)
+    labels = read_idx(labels_path).astype(np.int64)
+    if num_classes is not None and labels.size and int(labels.max()) >= num_classes:
+        raise ValueError(
+            f"{labels_path}: label {int(labels.max())} found, but the dataset has only "
+            f"{num_classes} classes (labels must lie in [0, {num_classes}))"
+        )
+    return images, labels
+
+
+def load_dataset(
+    name: str | DatasetInfo,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    splits: str | Sequence[str] = SPLITS,
+    cache_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Dataset:
+    """Load a registered dataset: look on disk first, download what is missing if allowed.
+
+    ``splits`` is "train", "test" or both (default). Asking only for what exists works offline:
+    ``load_dataset("mnist", splits="test")``. A split that is neither on disk nor downloadable
+    raises one ``DatasetNotFoundError`` that lists every place tried and where to put the files.
+    """
+    info = get_dataset_info(name)
+    wanted = normalize_splits(splits)
+    locations = search_locations(info, data_dir, cache_dir)
+    found = find_splits(info, wanted, locations)
+    missing = [split for split in wanted if split not in found]
+    if missing and not download:
+        raise dataset_not_found(info, missing, locations)
+    if missing:
+        cache = next(loc.directory for loc in locations if loc.origin == "user cache")
+        try:
+            found.update(fetch(info, cache, mirrors, progress, missing))
+        except DatasetNotFoundError as error:
+            raise dataset_not_found(
+                info, missing, locations, error.download_failures, download_tried=True
+            ) from None
+    dataset = Dataset(name=info.name, class_names=info.class_names)
+    for split in wanted:
+        files = found[split]
+        images, labels = load_idx_pair(
+            files.images, files.labels, info.num_classes, info.image_shape
+        )
+        setattr(dataset, f"x_{split}", images)
+        setattr(dataset, f"y_{split}", labels)
+    return dataset
+
+
+def load_split(
+    name: str | DatasetInfo,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of one split, e.g. ``load_split("mnist", "test")``.
+
+    Needs only that split's two files, so it works where the others are missing.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    dataset = load_dataset(name, data_dir, download, (split,), cache_dir, mirrors, progress)
+    return dataset.split(split)
+
+
+def load_idx_directory(
+    directory: str | os.PathLike[str],
+    name: str | None = None,
+    class_names: Sequence[str] | None = None,
+    splits: str | Sequence[str] | None = None,
+) -> Dataset:
+    """Load your own MNIST-format data: a folder with the usual four IDX file names.
+
+    The files are the official names (``train-images-idx3-ubyte[.gz]`` and so on, also the
+    ``train-images.idx3-ubyte`` spelling); any image size works. ``splits=None`` loads every
+    split whose two files are present (at least one must be). ``class_names`` defaults to
+    "0", "1", ... up to the largest label. For files with other names use ``load_idx_pair``.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"load_idx_directory: {directory} is not a directory")
+    name = name or directory.name
+    wanted = SPLITS if splits is None else normalize_splits(splits)
+    loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for split in wanted:
+        image_file, label_file = MNIST.split_files(split)
+        images = find_file(directory, image_file.name)
+        labels = find_file(directory, label_file.name)
+        if images is None or labels is None:
+            if splits is None:
+                continue
+            missing = image_file.name if images is None else label_file.name
+            raise DatasetNotFoundError(
+                f"{directory}: no {missing} (with or without .gz) for the {split!r} split of "
+                f"{name!r}; expected files: "
+                + ", ".join(remote.name for remote in MNIST.files(wanted))
+            )
+        loaded[split] = load_idx_pair(images, labels)
+    if not loaded:
+        expected = ", ".join(remote.name for remote in MNIST.files(SPLITS))
+        raise DatasetNotFoundError(
+            f"{directory}: no split of {name!r} found; expected the files {expected} "
+            "(with or without .gz), the images and labels of a split side by side"
+        )
+    largest_label = max(int(y.max()) for _, y in loaded.values() if y.size)
+    if class_names is None:
+        class_names = [str(label) for label in range(largest_label + 1)]
+    elif largest_label >= len(class_names):
+        raise ValueError(
+            f"{directory}: label {largest_label} found but only {len(class_names)} class names "
+            "given (labels must lie in [0, number of class names))"
+        )
+    dataset = Dataset(name=name, class_names=tuple(class_names))
+    for split, (images, labels) in loaded.items():
+        setattr(dataset, f"x_{split}", images)
+        setattr(dataset, f"y_{split}", labels)
+    return dataset
