@@ -25,8 +25,7 @@ from chainrule.app.predict import (
 from chainrule.data import load_split
 from chainrule.data.preprocessing import Preprocessing
 from chainrule.nn.layers import Dense, ReLU, Sigmoid, Softmax
-from chainrule.nn.model import Sequential
-from chainrule.nn.model_file import save_model
+from chainrule.nn.model import Sequential, save_model
 from chainrule.nn.optim import get_optimizer
 from chainrule.training.trainer import Trainer
 
@@ -182,7 +181,7 @@ def test_top_is_capped_by_the_number_of_classes_and_validated(mnist, model_path,
     images, _ = mnist
     paths = write_rendered(images[5300:5301], tmp_path)
     assert len(predict_files(model_path, paths, top=20)[0].top) == 10
-    with pytest.raises(ValueError, match="top must be a positive integer"):
+    with pytest.raises(ValueError, match="top must be an integer >= 1, got 0"):
         predict_files(model_path, paths, top=0)
 
 

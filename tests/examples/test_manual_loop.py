@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+import chainrule as cr
 from chainrule.app.recipes import parse_recipe
 from chainrule.data import load_split, scale
 from chainrule.training.trainer import Trainer
@@ -41,3 +42,20 @@ def test_hand_written_loop_equals_trainer_fit(shared_data):
     assert losses == history.step_loss
     assert np.array_equal(by_hand.params.data, with_fit.params.data)
     assert losses[-1] < losses[0]
+
+
+def test_the_examples_keras_style_model_fit_equals_its_loop(shared_data):
+    example = load_example()
+    images, labels = load_split("mnist", "test", data_dir=shared_data, download=False)
+    x, y = scale(images[:600].reshape(600, -1)), labels[:600]
+    by_hand = example.build_model(seed=5)
+    by_hand.set_loss("categorical_crossentropy")
+    optimizer = cr.optim.Momentum(learning_rate=0.05)
+    losses = example.train_by_hand(by_hand, optimizer, x, y, epochs=2, batch_size=32, seed=5)
+    keras_style = example.build_model(seed=5)
+    keras_style.compile(
+        optimizer=cr.optim.Momentum(learning_rate=0.05), loss="categorical_crossentropy"
+    )
+    history = keras_style.fit(x, y, epochs=2, batch_size=32, seed=5, verbose=0)
+    assert losses == history.step_loss
+    assert np.array_equal(by_hand.params.data, keras_style.params.data)

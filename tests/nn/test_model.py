@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from chainrule.nn.layers import Dense, Dropout, ReLU, Sigmoid, Softmax, Tanh
-from chainrule.nn.model import INFERENCE_VALUES, Sequential
+from chainrule.nn.layers import Dense, Dropout, Flatten, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.model import INFERENCE_VALUES, Sequential, load_model, save_model
+from chainrule.nn.model_file import write_model_file
 
 
 def mlp(sizes, activation=Sigmoid, **kwargs):
@@ -162,8 +163,29 @@ def test_labels_outside_the_class_range_are_rejected(rng):
 def test_unknown_loss_and_missing_input_shape():
     with pytest.raises(ValueError, match="unknown loss 'hinge'.*mse"):
         Sequential([Dense(2)], "hinge", input_shape=(2,))
-    with pytest.raises(ValueError, match="input_shape"):
-        Sequential([Dense(2)])
+    unbuilt = Sequential([Dense(2)])  # fine until something needs the shape
+    assert not unbuilt.built
+    assert repr(unbuilt) == "Sequential(1 layers, not built yet)"
+    for needs_the_shape in (lambda: unbuilt.params, unbuilt.summary, unbuilt.count_params):
+        with pytest.raises(ValueError, match=r"input_shape=\(784,\).*model.build"):
+            needs_the_shape()
+    with pytest.raises(ValueError, match="no layers yet.*model.add"):
+        Sequential(input_shape=(3,)).build()
+
+
+@pytest.mark.parametrize("bad", [0, (0,), (3, -1), (), "784", 7.5, (True,), (None,)])
+def test_input_shape_must_be_positive_integers(bad):
+    with pytest.raises(ValueError, match="input_shape must be positive integers"):
+        Sequential([Dense(2)], input_shape=bad)
+
+
+def test_a_layer_is_added_once_and_must_be_a_layer():
+    dense = Dense(2)
+    model = Sequential([dense])
+    with pytest.raises(ValueError, match="already in this model"):
+        model.add(dense)
+    with pytest.raises(TypeError, match="layer 2 is not a Layer, got 'relu'"):
+        model.add("relu")
 
 
 def test_backward_without_loss_or_forward_says_what_is_missing():
@@ -184,3 +206,133 @@ def test_activation_size_and_inference_chunks(rng):
     np.testing.assert_allclose(
         wide.predict_proba(x, batch_size=7), wide.predict_proba(x), rtol=1e-5, atol=1e-7
     )
+
+
+# -- built in steps: add, lazy build, Dense(activation=...) -----------------------------------
+def test_dense_activation_is_a_dense_layer_then_its_activation_layer():
+    model = Sequential(input_shape=(4,))
+    model.add(Dense(3, activation="relu"))
+    model.add(Dense(2, activation="softmax"))
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "ReLU", "Dense", "Softmax"]
+    text = model.summary()
+    assert "dense_1 (Dense)" in text and "relu_1 (ReLU)" in text
+    note = " ".join(text.split())  # the note is wrapped to the table's width
+    assert "followed by its activation layer: dense_1 → relu_1, dense_2 → softmax_1" in note
+    assert "followed by its activation" not in mlp([4, 3, 2]).summary()
+    spelled_out = Sequential([Dense(3), ReLU(), Dense(2), Softmax()], input_shape=(4,))
+    assert model.get_config() == spelled_out.get_config()
+    np.testing.assert_array_equal(model.params.data, spelled_out.params.data)
+
+
+def test_the_input_shape_comes_from_the_first_data_and_gives_the_same_weights(rng):
+    eager = mlp([4, 3, 2])
+    lazy = Sequential(loss="categorical_crossentropy")
+    for layer in (Dense(3), Sigmoid(), Dense(2), Softmax()):
+        lazy.add(layer)
+    assert not lazy.built and lazy.input_shape is None
+    x = rng.normal(size=(5, 4))
+    np.testing.assert_array_equal(lazy.predict_proba(x), eager.predict_proba(x))
+    assert lazy.built and lazy.input_shape == (4,) and lazy.output_shape == (2,)
+    np.testing.assert_array_equal(lazy.params.data, eager.params.data)
+    with pytest.raises(ValueError, match=r"expects input of shape \(batch, 4\), got \(5, 6\)"):
+        lazy.predict_proba(rng.normal(size=(5, 6)))
+
+
+def test_keras_spellings_of_the_input_shape(rng):
+    reference = mlp([4, 3, 2])
+    on_the_layer = Sequential(
+        [Dense(3, input_shape=(4,)), Sigmoid(), Dense(2), Softmax()], "categorical_crossentropy"
+    )
+    assert on_the_layer.built  # the shape is known, so it builds at once
+    built_later = Sequential([Dense(3), Sigmoid(), Dense(2), Softmax()], "ce")
+    built_later.build((None, 4))  # Keras includes the batch dimension as None
+    for model in (on_the_layer, built_later):
+        np.testing.assert_array_equal(model.params.data, reference.params.data)
+    with pytest.raises(ValueError, match=r"takes input of shape \(4,\), got input_shape=\(5,\)"):
+        built_later.build((5,))
+
+
+def test_layers_added_after_a_build_keep_the_earlier_weights(rng):
+    at_once = mlp([4, 3, 2])
+    in_steps = Sequential([Dense(3), Sigmoid()], "categorical_crossentropy", input_shape=(4,))
+    first_weights = in_steps.params["dense_1.W"].copy()
+    in_steps.params["dense_1.b"] = np.full(3, 0.5)  # a change that must survive the rebuild
+    in_steps.add(Dense(2))
+    in_steps.add(Softmax())
+    assert not in_steps.built
+    assert in_steps.count_params() == at_once.count_params()
+    np.testing.assert_array_equal(in_steps.params["dense_1.W"], first_weights)
+    np.testing.assert_array_equal(in_steps.params["dense_1.b"], np.full(3, 0.5))
+    np.testing.assert_array_equal(in_steps.params["dense_2.W"], at_once.params["dense_2.W"])
+    assert in_steps._fused_loss is not None  # the new last layer fuses with the loss
+
+
+def test_flat_layers_on_image_input_say_flatten():
+    model = Sequential([Dense(8, activation="relu"), Dense(10, activation="softmax")])
+    with pytest.raises(ValueError, match=r"\(28, 28\); put a Flatten layer before it \(layer 1"):
+        model.predict_proba(np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="first batch it sees.*x\\[None\\]"):
+        model.predict_proba(np.zeros(784))
+    with_flatten = Sequential([Flatten(), Dense(10, activation="softmax")])
+    assert with_flatten.predict_proba(np.zeros((2, 28, 28))).shape == (2, 10)
+
+
+def test_set_loss_decides_the_fusion_again(rng):
+    model = mlp([4, 3, 2])
+    model.set_loss("mse")
+    assert model._fused_loss is None and model.loss.type_name == "mse"
+    model.set_loss("categorical_crossentropy")
+    assert model._fused_loss is not None
+
+
+# -- model files: the architecture <-> plain data, checked against the stored tensors ------
+def file_model(dtype="float32"):
+    layers = [
+        Dense(8, kernel_initializer="he_normal"),
+        LeakyReLU(0.05),
+        Dropout(0.2),
+        Dense(3, use_bias=False),
+        Softmax(),
+    ]
+    return Sequential(layers, "categorical_crossentropy", input_shape=(5,), l2=1e-3, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_save_and_load_round_trip_is_bit_exact(tmp_path, rng, dtype):
+    model = file_model(dtype)
+    model.params.data[...] = rng.normal(size=model.params.size)
+    path = model.save(tmp_path / "model.safetensors")
+    loaded = Sequential.load(path)
+    assert loaded.params.data.dtype == np.dtype(dtype)
+    assert loaded.params.data.tobytes() == model.params.data.tobytes()
+    assert loaded.get_config() == model.get_config()
+    x = rng.normal(size=(4, 5))
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+
+
+def test_extras_travel_with_the_model(tmp_path):
+    extra = {"class_names": ["cat", "dog", "eel"], "standardize": {"mean": 0.13, "std": 0.31}}
+    save_model(file_model(), tmp_path / "m.safetensors", extra)
+    model, loaded_extra = load_model(tmp_path / "m.safetensors")
+    assert loaded_extra == extra
+    assert model.get_config() == file_model().get_config()
+
+
+def test_tensors_that_do_not_fit_the_architecture_are_refused(tmp_path):
+    model = file_model()
+    path = tmp_path / "m.safetensors"
+    wrong_shape = {**model.params.to_dict(), "dense_1.W": np.zeros((5, 9), np.float32)}
+    write_model_file(path, wrong_shape, model.get_config())
+    with pytest.raises(ValueError, match=r"'dense_1.W' is float32\[5, 9\].*float32\[5, 8\]"):
+        load_model(path)
+    missing = {k: v for k, v in model.params.to_dict().items() if k != "dense_2.W"}
+    write_model_file(path, {**missing, "extra.W": np.zeros(2, np.float32)}, model.get_config())
+    with pytest.raises(ValueError, match="missing: dense_2.W; unexpected: extra.W"):
+        Sequential.load(path)
+
+
+def test_an_invalid_stored_architecture_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    write_model_file(path, {}, {"layers": []})
+    with pytest.raises(ValueError, match="stored architecture is invalid.*input_shape"):
+        load_model(path)

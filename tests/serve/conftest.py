@@ -26,8 +26,7 @@ def served_model(mnist, tmp_path_factory) -> Path:
     """A run directory holding a 784-64-32-10 ReLU model trained on 3,000 MNIST digits."""
     from chainrule.data.preprocessing import Preprocessing
     from chainrule.nn.layers import Dense, ReLU, Softmax
-    from chainrule.nn.model import Sequential
-    from chainrule.nn.model_file import save_model
+    from chainrule.nn.model import Sequential, save_model
     from chainrule.nn.optim import get_optimizer
     from chainrule.training.trainer import Trainer
 

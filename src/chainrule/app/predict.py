@@ -24,7 +24,8 @@ import numpy as np
 
 from chainrule.data.images import MNIST_SIZE, STEP_TITLES, ImageError, load_image, to_mnist
 from chainrule.data.preprocessing import Preprocessing
-from chainrule.nn.model_file import load_model
+from chainrule.nn.model import load_model
+from chainrule.utils.validation import check_integer
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -152,8 +153,7 @@ def predict_files(
     image could be predicted. Problems with the model itself (missing, unreadable, not for
     28×28 images) raise ``FileNotFoundError``/``ValueError`` before any image is read.
     """
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
+    top = check_integer(top, "top")
     if explain_image is not None:
         _explain_format(explain_image)
     if isinstance(paths, str | Path):

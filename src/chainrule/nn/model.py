@@ -1,8 +1,14 @@
-"""Sequential: a stack of layers, a loss, and the flat buffers that hold every parameter."""
+"""Sequential: a stack of layers, a loss, and the flat buffers that hold every parameter.
+
+Also the model's side of its file: ``save``/``load`` turn the architecture into plain data
+(``get_config``) and back; ``chainrule.nn.model_file`` only stores that data with the tensors.
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.nn.layers import Layer, layer_from_config
+from chainrule.nn.batching import chunk_rows
+from chainrule.nn.layers import Dense, Layer, layer_from_config
 from chainrule.nn.losses import L2Penalty, Loss, get_loss
+from chainrule.nn.model_file import read_model_file, write_model_file
 from chainrule.nn.params import ParameterSpec, ParameterStore
+from chainrule.utils.validation import is_integer
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 #: Activation values an inference chunk may produce: small arrays stay in the CPU caches.
@@ -38,6 +47,20 @@ class Sequential:
     ...     [Dense(64), Sigmoid(), Dense(10), Softmax()],
     ...     loss="categorical_crossentropy", input_shape=(784,), seed=0)
 
+    or, one layer at a time, with the input shape taken from the first data seen:
+
+    >>> model = Sequential(loss="categorical_crossentropy")
+    >>> model.add(Dense(64, activation="sigmoid"))   # a Dense layer, then a Sigmoid layer
+    >>> model.add(Dense(10, activation="softmax"))
+    >>> model.predict_proba(x_train[:1])             # builds for x_train's shape (784,)
+
+    The model is built (its parameters allocated and drawn) as soon as it knows its input
+    shape: at construction when ``input_shape`` is given (or the first Dense layer has
+    ``input_dim``/``input_shape``), otherwise at ``build(input_shape)`` or on the first data it
+    sees. Layers added to a built model are built on the next use; the weights of the layers
+    before them are kept. Using ``params`` or ``summary`` before the shape is known is an error
+    that says how to give it.
+
     Building allocates one flat parameter buffer and one flat gradient buffer and hands each
     layer views into them (``model.params["dense_1.W"]``, ``model.grads["dense_1.W"]``).
     All parameters are drawn from one ``np.random.Generator`` seeded by ``seed``: the same
@@ -53,7 +76,7 @@ class Sequential:
 
     def __init__(
         self,
-        layers: Sequence[Layer],
+        layers: Sequence[Layer] = (),
         loss: str | dict[str, Any] | Loss | None = None,
         *,
         input_shape: Sequence[int] | int | None = None,
@@ -63,44 +86,109 @@ class Sequential:
         seed: int | np.random.Generator | None = 0,
         fuse_loss: bool = True,
     ) -> None:
-        self.layers = list(layers)
-        if not self.layers:
-            raise ValueError("Sequential needs at least one layer")
-        for position, layer in enumerate(self.layers, start=1):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layer {position} is not a Layer, got {layer!r}")
+        self.layers: list[Layer] = []
         self.dtype = _resolve_dtype(dtype)
         self.loss = get_loss(loss) if loss is not None else None
         self.l2 = L2Penalty(l2)
         self.l2_biases = bool(l2_biases)
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.input_shape = self._resolve_input_shape(input_shape)
-        self._name_layers()
-        self._build()
         self.fuse_loss = bool(fuse_loss)
-        self._fused_loss = (
-            self.loss.fused_with(self.layers[-1]) if self.loss and self.fuse_loss else None
-        )
+        self._fused_loss: Loss | None = None
         self._cached_output: np.ndarray | None = None
+        #: The shape of one example (batch dimension excluded); None until it is known.
+        self.input_shape = None if input_shape is None else _check_input_shape(input_shape)
+        self._params: ParameterStore | None = None
+        self._output_shape: tuple[int, ...] | None = None
+        self._built_layers = 0  # how many of self.layers the parameter buffer covers
+        for layer in layers:
+            self.add(layer)
+        if self.layers and self._declared_input_shape() is not None:
+            self.build()
 
     # -- construction -------------------------------------------------------------------
-    def _resolve_input_shape(self, input_shape: Sequence[int] | int | None) -> tuple[int, ...]:
-        if input_shape is None:
-            first = self.layers[0]
-            input_dim = getattr(first, "input_dim", None)
-            if input_dim is None:
+    def add(self, layer: Layer) -> None:
+        """Append ``layer``; a ``Dense(units, activation=...)`` appends its activation layer
+        right after it (``dense_1`` then ``relu_1``: two layers, as the summary shows)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer {len(self.layers) + 1} is not a Layer, got {layer!r}")
+        if any(layer is present for present in self.layers):
+            raise ValueError(f"layer {layer!r} is already in this model; add a new instance")
+        self.layers.append(layer)
+        if isinstance(layer, Dense) and layer.activation is not None:
+            self.add(layer.activation)
+        self._refresh_fusion()
+
+    def set_loss(self, loss: str | dict[str, Any] | Loss | None) -> None:
+        """Replace the loss, and decide again whether it fuses with the output activation."""
+        self.loss = get_loss(loss) if loss is not None else None
+        self._cached_output = None
+        self._refresh_fusion()
+
+    def _refresh_fusion(self) -> None:
+        fuse = self.loss is not None and self.fuse_loss and self.layers
+        self._fused_loss = self.loss.fused_with(self.layers[-1]) if fuse else None
+
+    @property
+    def built(self) -> bool:
+        """True when every layer is built and holds its parameters."""
+        return self._params is not None and self._built_layers == len(self.layers)
+
+    @property
+    def params(self) -> ParameterStore:
+        """Every parameter, in one flat buffer (``params.data``), by name."""
+        return self._require_built()
+
+    @property
+    def grads(self) -> Any:
+        """The gradients, keyed like ``params`` (views into ``params.grad_data``)."""
+        return self._require_built().grads
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The shape of one example's output (batch dimension excluded)."""
+        self._require_built()
+        return self._output_shape
+
+    def build(self, input_shape: Sequence[int | None] | int | None = None) -> None:
+        """Fix the input shape and allocate the parameters of every layer not built yet.
+
+        ``input_shape`` excludes the batch dimension; a Keras-style leading ``None``
+        (``(None, 784)``) is dropped. Without it, the shape given at construction (or by the
+        first Dense layer's ``input_dim``) is used. Layers built before keep their weights;
+        new layers draw theirs from the model's generator, in layer order, so building in
+        steps gives the same weights as building at once.
+        """
+        if input_shape is not None:
+            shape = _check_input_shape(input_shape)
+            if self.input_shape is not None and shape != self.input_shape:
                 raise ValueError(
-                    "Sequential needs the input shape: pass input_shape=(784,) (or give the "
-                    "first Dense layer input_dim=784)"
+                    f"this model takes input of shape {self.input_shape}, got input_shape={shape}"
                 )
-            return (int(input_dim),)
-        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-        if not shape or not all(isinstance(d, int | np.integer) and d > 0 for d in shape):
-            raise ValueError(
-                f"input_shape must be positive integers (batch dimension excluded), got "
-                f"{input_shape!r}"
-            )
-        return tuple(int(d) for d in shape)
+        else:
+            shape = self._declared_input_shape()
+            if shape is None:
+                raise ValueError(
+                    "this model does not know its input shape yet: pass input_shape=(784,) "
+                    "to Sequential (or to its first layer), call model.build((784,)), or give "
+                    "it data (fit, predict, forward) and it takes the shape from that"
+                )
+        if not self.layers:
+            raise ValueError("this model has no layers yet; add some with model.add(Dense(64))")
+        if self.built:
+            return
+        self._build_layers(shape)
+        self.input_shape = shape
+
+    def _declared_input_shape(self) -> tuple[int, ...] | None:
+        if self.input_shape is not None:
+            return self.input_shape
+        input_dim = getattr(self.layers[0], "input_dim", None) if self.layers else None
+        return None if input_dim is None else (int(input_dim),)
+
+    def _require_built(self) -> ParameterStore:
+        if not self.built:
+            self.build()
+        return self._params
 
     def _name_layers(self) -> None:
         """Give unnamed layers Keras-style names: dense_1, relu_1, dense_2 …"""
@@ -121,29 +209,34 @@ class Sequential:
         if duplicates:
             raise ValueError(f"layer names must be unique, repeated: {', '.join(duplicates)}")
 
-    def _build(self) -> None:
-        shape = self.input_shape
-        specs: dict[str, ParameterSpec] = {}
-        for position, layer in enumerate(self.layers, start=1):
+    def _build_layers(self, input_shape: tuple[int, ...]) -> None:
+        """Build the layers from ``self._built_layers`` on, then lay out one buffer for all."""
+        self._name_layers()
+        new = self._built_layers
+        shape = input_shape if new == 0 else self._output_shape
+        for position, layer in enumerate(self.layers[new:], start=new + 1):
             try:
                 shape = layer.build(shape, self.rng)
             except ValueError as error:
                 raise ValueError(f"{error} (layer {position} of the model)") from None
+        specs: dict[str, ParameterSpec] = {}
+        for layer in self.layers:
             for local, spec in layer.parameter_specs().items():
                 if self.l2_biases and not spec.regularize:
                     spec = ParameterSpec(spec.shape, spec.initializer, spec.fan_in, spec.fan_out)
                 specs[f"{layer.name}.{local}"] = spec
-        self.output_shape = shape
-        self.params = ParameterStore(specs, self.dtype)
-        self.grads = self.params.grads
+        previous, params = self._params, ParameterStore(specs, self.dtype)
         # Initialize in layer order (not buffer order) so that adding a regularized tensor
         # never changes the draws of the layers before it.
         for layer in self.layers:
             for local, spec in layer.parameter_specs().items():
                 name = f"{layer.name}.{local}"
-                self.params[name] = spec.initializer(
-                    spec.shape, spec.fan_in, spec.fan_out, self.rng
-                )
+                if previous is not None and name in previous:
+                    params[name] = previous[name]  # built earlier: keep its weights
+                else:
+                    params[name] = spec.initializer(spec.shape, spec.fan_in, spec.fan_out, self.rng)
+        self._params, self._output_shape = params, shape
+        self._built_layers = len(self.layers)
         self._bind_layers()
 
     def _bind_layers(self) -> None:
@@ -234,10 +327,7 @@ class Sequential:
         (at most ``batch_size`` examples, fewer for big networks: see ``inference_chunk``)."""
         x = self._check_input(x)
         batch_size = self.inference_chunk(batch_size)
-        chunks = [
-            self._forward_inference(x[start : start + batch_size])
-            for start in range(0, x.shape[0], batch_size)
-        ]
+        chunks = [self._forward_inference(x[rows]) for rows in chunk_rows(x.shape[0], batch_size)]
         return np.concatenate(chunks) if chunks else np.empty((0, *self.output_shape), self.dtype)
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -253,6 +343,8 @@ class Sequential:
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":
             raise ValueError(f"model input must be numeric, got dtype {x.dtype}")
+        if not self.built:
+            self._build_for(x)
         if x.shape[1:] != self.input_shape:
             if x.shape == self.input_shape:
                 hint = "; for one example pass x[None] (a batch of one)"
@@ -271,6 +363,18 @@ class Sequential:
             )
         return x
 
+    def _build_for(self, x: np.ndarray) -> None:
+        """Build for the shape of ``x``'s examples when no input shape was given."""
+        if self._declared_input_shape() is not None:
+            self.build()
+        elif x.ndim < 2:
+            raise ValueError(
+                f"the model takes its input shape from the first batch it sees, got an array "
+                f"of shape {x.shape}; pass a batch (rows are examples; x[None] for one example)"
+            )
+        else:
+            self.build(x.shape[1:])
+
     def _require_loss(self) -> Loss:
         if self.loss is None:
             raise ValueError("this model has no loss; pass loss=... to Sequential")
@@ -287,6 +391,7 @@ class Sequential:
     def activation_size(self) -> int:
         """Values one example leaves in the layers' outputs: the elementwise work and memory
         of a forward pass, per example."""
+        self._require_built()
         return sum(math.prod(layer.output_shape) for layer in self.layers)
 
     def inference_chunk(self, limit: int) -> int:
@@ -298,10 +403,12 @@ class Sequential:
     def multiply_adds(self) -> int:
         """Multiply-adds of one example's forward pass in matrix products (layer by layer:
         Dense fan_in·fan_out, Conv2D out_channels·in_channels·kh·kw·Ho·Wo)."""
+        self._require_built()
         return sum(layer.multiply_adds() for layer in self.layers)
 
     def summary_rows(self) -> list[tuple[str, str, int]]:
         """(layer, output shape, parameter count) for each layer."""
+        self._require_built()
         rows = []
         for layer in self.layers:
             shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
@@ -334,10 +441,26 @@ class Sequential:
         if self.loss is not None:
             fused = " (fused with the output activation)" if self._fused_loss else ""
             lines.append(f"Loss: {self.loss.type_name}{fused}")
+        pairs = self._dense_activation_pairs()
+        if pairs:
+            note = (
+                "Dense(units, activation=...) is a Dense layer followed by its activation "
+                "layer: " + ", ".join(f"{dense} → {activation}" for dense, activation in pairs)
+            )
+            lines += textwrap.wrap(note, width=max(len(rule), 60))
         return "\n".join(lines)
+
+    def _dense_activation_pairs(self) -> list[tuple[str, str]]:
+        """(dense, activation) names of the activations that came from Dense(activation=)."""
+        return [
+            (layer.name, following.name)
+            for layer, following in itertools.pairwise(self.layers)
+            if isinstance(layer, Dense) and layer.activation is following
+        ]
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as plain data: what a model file stores besides the weights."""
+        self._require_built()
         return {
             "input_shape": list(self.input_shape),
             "layers": [layer.get_config() for layer in self.layers],
@@ -400,20 +523,81 @@ class Sequential:
                     layer.set_state(mine)
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-        """Write weights and architecture to a safetensors file (atomically)."""
-        from chainrule.nn.model_file import save_model
-
-        return save_model(self, path, metadata)
+        """Write weights, layer states and architecture to a safetensors model file
+        (atomically); ``metadata`` (JSON-serializable) travels as the file's extras."""
+        tensors = {**self.params.to_dict(), **self.layer_states()}
+        return write_model_file(path, tensors, self.get_config(), metadata)
 
     @classmethod
     def load(cls, path: str | Path) -> Sequential:
         """Read a model written by ``save``. Loading never executes code from the file."""
-        from chainrule.nn.model_file import load_model
+        return cls.load_with_extra(path)[0]
 
-        return load_model(path)[0]
+    @classmethod
+    def load_with_extra(cls, path: str | Path) -> tuple[Sequential, dict[str, Any]]:
+        """The model stored in ``path`` and the extras saved with it."""
+        stored = read_model_file(path)
+        try:
+            model = cls.from_config(stored.architecture)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: the stored architecture is invalid: {error}") from None
+        model._set_stored_tensors(stored.tensors, str(path))
+        return model, stored.extra
+
+    def _set_stored_tensors(self, tensors: dict[str, np.ndarray], source: str) -> None:
+        """Copy a model file's tensors into the parameters and layer states, checking that
+        their names, shapes and dtypes are exactly what this architecture needs."""
+        states = self.layer_states()
+        expected = set(self.params.keys()) | set(states)
+        if set(tensors) != expected:
+            missing = sorted(expected - set(tensors))
+            unexpected = sorted(set(tensors) - expected)
+            raise ValueError(
+                f"{source}: the tensors do not match the stored architecture "
+                f"(missing: {', '.join(missing) or 'none'}; "
+                f"unexpected: {', '.join(unexpected) or 'none'})"
+            )
+        for name, array in tensors.items():
+            target = states[name] if name in states else self.params[name]
+            if array.shape != target.shape or array.dtype != target.dtype:
+                raise ValueError(
+                    f"{source}: tensor {name!r} is {array.dtype}{list(array.shape)}, the "
+                    f"architecture needs {target.dtype}{list(target.shape)}"
+                )
+            target[...] = array
+        self.set_layer_states({name: tensors[name] for name in states})
 
     def __repr__(self) -> str:
+        if not self.built:  # showing a model must not build it
+            return f"Sequential({len(self.layers)} layers, not built yet)"
         return f"Sequential({len(self.layers)} layers, {self.count_params():,} parameters)"
+
+
+def save_model(model: Sequential, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (``model.save``); ``extra`` must be
+    JSON-serializable."""
+    return model.save(path, extra)
+
+
+def load_model(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
+    """Rebuild the model stored in ``path``; returns it and the ``extra`` metadata."""
+    return Sequential.load_with_extra(path)
+
+
+def _check_input_shape(input_shape: Any) -> tuple[int, ...]:
+    """One example's shape as positive integers; a Keras-style leading None is dropped."""
+    try:
+        shape = (input_shape,) if isinstance(input_shape, int | np.integer) else tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) > 1 and shape[0] is None:
+        shape = shape[1:]
+    valid = all(is_integer(d) and d > 0 for d in shape)
+    if not shape or not valid:
+        raise ValueError(
+            f"input_shape must be positive integers (batch dimension excluded), got {input_shape!r}"
+        )
+    return tuple(int(d) for d in shape)
 
 
 def _resolve_dtype(dtype: Any) -> np.dtype:

@@ -10,6 +10,11 @@ running statistics, ``batch_norm_1.state.running_mean``), and whose string metad
     extra           anything else the caller stores (preprocessing statistics, class names,
                     training recipe …) as JSON
 
+This module knows only that container: named tensors, an architecture given as plain data,
+and the extras. It never builds a model, so it imports nothing of the model; ``Sequential``
+owns the translation both ways (``Sequential.save`` / ``Sequential.load``, and
+``chainrule.nn.model.load_model`` for the extras too).
+
 safetensors holds only raw tensors and a JSON header, so loading a file never executes code
 (unlike pickle). The file is written to a temporary name beside the target and renamed into
 place, so an interrupted save never leaves a half-written model under the real name.
@@ -18,8 +23,9 @@ place, so an interrupted save never leaves a half-written model under the real n
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -27,16 +33,28 @@ from safetensors.numpy import save_file
 
 from chainrule.utils.atomic import atomic_write
 
-if TYPE_CHECKING:
-    from chainrule.nn.model import Sequential
-
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1
 
 
-def save_model(model: Sequential, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically; ``extra`` must be JSON-serializable."""
-    path = Path(path)
+@dataclass
+class StoredModel:
+    """What a model file holds: the architecture (plain data), the extras, and the tensors
+    (empty when only the metadata was read)."""
+
+    architecture: dict[str, Any]
+    extra: dict[str, Any]
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def write_model_file(
+    path: str | Path,
+    tensors: dict[str, np.ndarray],
+    architecture: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``tensors`` with ``architecture`` and ``extra`` (both JSON-serializable) to
+    ``path``, atomically."""
     try:
         extra_json = json.dumps(extra or {}, sort_keys=True)
     except TypeError as error:
@@ -44,51 +62,19 @@ def save_model(model: Sequential, path: str | Path, extra: dict[str, Any] | None
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "model": json.dumps(model.get_config(), sort_keys=True),
+        "model": json.dumps(architecture, sort_keys=True),
         "extra": extra_json,
     }
-    tensors = {name: np.ascontiguousarray(array) for name, array in model.params.items()}
-    tensors.update(model.layer_states())
-    return atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
+    contiguous = {name: np.ascontiguousarray(array) for name, array in tensors.items()}
+    return atomic_write(
+        Path(path), lambda temporary: save_file(contiguous, temporary, metadata=metadata)
+    )
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The decoded metadata of a model file (architecture and extras), without the weights."""
-    return _open(Path(path))[0]
-
-
-def load_model(path: str | Path) -> tuple[Sequential, dict[str, Any]]:
-    """Rebuild the model stored in ``path``; returns it and the ``extra`` metadata."""
-    from chainrule.nn.model import Sequential
-
+def read_model_file(path: str | Path, with_tensors: bool = True) -> StoredModel:
+    """Read a model file written by ``write_model_file``; every way it can be unusable
+    (missing, corrupt, another safetensors file, a newer format) is a clear error."""
     path = Path(path)
-    metadata, tensors = _open(path, with_tensors=True)
-    try:
-        model = Sequential.from_config(metadata["model"])
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{path}: the stored architecture is invalid: {error}") from None
-    states = model.layer_states()
-    expected = set(model.params.keys()) | set(states)
-    if set(tensors) != expected:
-        missing = sorted(expected - set(tensors))
-        unexpected = sorted(set(tensors) - expected)
-        raise ValueError(
-            f"{path}: the tensors do not match the stored architecture "
-            f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(unexpected) or 'none'})"
-        )
-    for name, array in tensors.items():
-        target = states[name] if name in states else model.params[name]
-        if array.shape != target.shape or array.dtype != target.dtype:
-            raise ValueError(
-                f"{path}: tensor {name!r} is {array.dtype}{list(array.shape)}, the architecture "
-                f"needs {target.dtype}{list(target.shape)}"
-            )
-        target[...] = array
-    model.set_layer_states({name: tensors[name] for name in states})
-    return model, metadata["extra"]
-
-
-def _open(path: Path, with_tensors: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
@@ -116,7 +102,15 @@ def _open(path: Path, with_tensors: bool = False) -> tuple[dict[str, Any], dict[
             "re-save the model"
         )
     try:
-        metadata = {"model": json.loads(raw["model"]), "extra": json.loads(raw.get("extra", "{}"))}
+        architecture = json.loads(raw["model"])
+        extra = json.loads(raw.get("extra", "{}"))
     except (KeyError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: the model file's metadata is corrupt: {error}") from None
-    return metadata, tensors
+    return StoredModel(architecture, extra, tensors)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The decoded metadata of a model file, without the weights:
+    ``{"model": architecture, "extra": extras}``."""
+    stored = read_model_file(path, with_tensors=False)
+    return {"model": stored.architecture, "extra": stored.extra}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from chainrule.nn.gradcheck import gradcheck_layer
-from chainrule.nn.layers import Dense
+from chainrule.nn.layers import Dense, LeakyReLU, ReLU, Tanh, layer_from_config
 from chainrule.nn.model import Sequential
 
 
@@ -71,3 +71,46 @@ def test_unknown_initializer_lists_the_valid_ones():
 def test_dense_needs_flat_input():
     with pytest.raises(ValueError, match="Flatten"):
         Sequential([Dense(3)], input_shape=(1, 28, 28))
+
+
+# -- Keras spellings: activation= and input_shape= --------------------------------------------
+def test_activation_is_its_own_layer_and_stays_out_of_the_dense_config():
+    dense = Dense(3, activation={"name": "leaky_relu", "slope": 0.1})
+    assert isinstance(dense.activation, LeakyReLU) and dense.activation.slope == 0.1
+    assert "activation" not in dense.get_config()  # the model stores the activation layer
+    relu = ReLU()
+    assert Dense(3, activation=relu).activation is relu
+    assert Dense(3).activation is None
+    model = Sequential([Dense(3, activation="tanh")], input_shape=(2,))
+    rebuilt = Sequential.from_config(model.get_config())
+    assert [type(layer) for layer in rebuilt.layers] == [Dense, Tanh]
+
+
+def test_a_recipe_layer_may_name_its_activation():
+    layer = layer_from_config({"type": "dense", "units": 4, "activation": "relu"})
+    model = Sequential([layer], input_shape=(2,))
+    assert [layer.name for layer in model.layers] == ["dense_1", "relu_1"]
+
+
+def test_unknown_activation_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown activation 'rellu'.*relu, leaky_relu"):
+        Dense(3, activation="rellu")
+
+
+def test_input_shape_is_input_dim():
+    assert Dense(3, input_shape=(784,)).input_dim == 784
+    assert Dense(3, input_shape=784).input_dim == 784
+    assert Dense(3, input_shape=(784,), input_dim=784).input_dim == 784
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (), "784", (7.5,)])
+def test_input_shape_must_be_flat_features(shape):
+    with pytest.raises(ValueError, match=r"input_shape must be \(features,\).*Flatten"):
+        Dense(3, input_shape=shape)
+
+
+def test_input_shape_and_input_dim_must_agree():
+    with pytest.raises(ValueError, match=r"input_shape=\(784,\) and input_dim=785 disagree"):
+        Dense(3, input_shape=(784,), input_dim=785)
+    with pytest.raises(ValueError, match="input_dim must be a positive integer, got 0"):
+        Dense(3, input_shape=(0,))

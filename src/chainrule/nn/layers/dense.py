@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule.nn.init import Initializer, get_initializer
+from chainrule.nn.layers.activations import Activation
 from chainrule.nn.layers.base import Layer
+from chainrule.nn.layers.names import get_activation
 from chainrule.nn.params import ParameterSpec
+from chainrule.utils.validation import is_integer
 
 
 class Dense(Layer):
@@ -25,6 +29,12 @@ class Dense(Layer):
         dx = δ @ W.T            (m, n_in)   -> becomes the previous layer's dout
 
     The textbook layout writes z = W x + b with W (n_out, n_in); this W is its transpose.
+
+    Keras spellings: ``Dense(128, activation="relu")`` is this layer followed by its own
+    activation layer: ``Sequential.add`` (and the ``Sequential`` constructor) put the ReLU
+    layer right after the Dense one, so a = f(z) stays a separate step with its own δ, and the
+    summary lists both. The Dense layer itself computes only z. ``input_shape=(784,)`` is
+    ``input_dim=784``.
     """
 
     type_name = "dense"
@@ -37,11 +47,15 @@ class Dense(Layer):
         kernel_initializer: str | dict[str, Any] | Initializer = "glorot_uniform",
         bias_initializer: str | dict[str, Any] | Initializer = "zeros",
         input_dim: int | None = None,
+        activation: str | dict[str, Any] | Activation | None = None,
+        input_shape: Sequence[int] | int | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name)
         if isinstance(units, bool) or not isinstance(units, int | np.integer) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        if input_shape is not None:
+            input_dim = _input_dim_from_shape(input_shape, input_dim)
         if input_dim is not None and (
             isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1
         ):
@@ -51,6 +65,8 @@ class Dense(Layer):
         self.kernel_initializer = get_initializer(kernel_initializer)
         self.bias_initializer = get_initializer(bias_initializer)
         self.input_dim = input_dim
+        #: The activation layer that follows this one in a Sequential (None: none).
+        self.activation = _resolve_activation(activation)
         self.W: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.dW: np.ndarray | None = None
@@ -128,3 +144,26 @@ class Dense(Layer):
             "kernel_initializer": self.kernel_initializer.get_config(),
             "bias_initializer": self.bias_initializer.get_config(),
         }
+
+
+def _input_dim_from_shape(input_shape: Any, input_dim: int | None) -> int:
+    """``input_shape=(784,)`` (Keras) as ``input_dim=784``; a Dense layer takes flat input."""
+    shape = (input_shape,) if isinstance(input_shape, int | np.integer) else input_shape
+    flat = isinstance(shape, Sequence) and len(shape) == 1
+    if not flat or not is_integer(shape[0]):
+        raise ValueError(
+            f"Dense: input_shape must be (features,) for a Dense layer, got {input_shape!r}; "
+            "for images put a Flatten layer first (Sequential(input_shape=(28, 28)) with "
+            "Flatten() as its first layer)"
+        )
+    if input_dim is not None and input_dim != shape[0]:
+        raise ValueError(
+            f"Dense: input_shape={tuple(shape)!r} and input_dim={input_dim!r} disagree; give one"
+        )
+    return int(shape[0])
+
+
+def _resolve_activation(spec: str | dict[str, Any] | Activation | None) -> Activation | None:
+    if spec is None or isinstance(spec, Activation):
+        return spec
+    return get_activation(spec)
