@@ -71,5 +71,5 @@ def test_bad_names_and_arguments_are_clear():
         get_initializer("glorot")
     with pytest.raises(ValueError, match="'normal' got unknown argument.*sigma.*std"):
         get_initializer({"name": "normal", "sigma": 1})
-    with pytest.raises(ValueError, match="std must be a positive number"):
+    with pytest.raises(ValueError, match="initializer 'normal': std must be a number > 0, got -1"):
         get_initializer({"name": "normal", "std": -1})

@@ -175,6 +175,20 @@ def test_error_misclassified_lengths():
         plot_misclassified(np.zeros((3, 784)), [0, 1], [1, 0])
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"max_images": 0}, "max_images must be an integer >= 1, got 0"),
+        ({"max_images": True}, "max_images must be an integer >= 1, got True"),
+        ({"ncols": 0}, "ncols must be an integer >= 1, got 0"),
+        ({"ncols": 2.0}, "ncols must be an integer >= 1, got 2.0"),
+    ],
+)
+def test_error_image_grid_counts(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        plot_image_grid(np.zeros((4, 784)), **arguments)
+
+
 def test_error_save_figure_suffix(tmp_path):
     with pytest.raises(ValueError, match="should not end in a format suffix"):
         save_figure(Figure(), tmp_path / "curves.png")
@@ -257,3 +271,12 @@ def test_error_plot_feature_maps_bad_shape():
         plot_feature_maps({"conv2d_1": np.zeros((2, 5, 5)), "dense_1": np.zeros(10)})
     with pytest.raises(ValueError, match="non-empty mapping"):
         plot_feature_maps({})
+
+
+def test_error_filter_and_channel_counts():
+    from chainrule.reporting.figures import plot_feature_maps, plot_filters
+
+    with pytest.raises(ValueError, match="max_filters must be an integer >= 1, got 0"):
+        plot_filters(np.zeros((2, 1, 3, 3)), max_filters=0)
+    with pytest.raises(ValueError, match="max_channels must be an integer >= 1, got 0"):
+        plot_feature_maps({"conv2d_1": np.zeros((2, 5, 5))}, max_channels=0)

@@ -187,7 +187,7 @@ def test_error_one_hot_width_vs_num_classes():
 
 
 def test_error_bad_num_classes():
-    with pytest.raises(ValueError, match="num_classes must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1, got 0"):
         confusion_matrix([0], [0], num_classes=0)
 
 
@@ -198,7 +198,7 @@ def test_error_class_names_length():
 
 def test_error_top_k_arguments():
     scores = np.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"k must be an int in \[1, num_classes\] = \[1, 3\]"):
+    with pytest.raises(ValueError, match="k must be an integer from 1 to 3, got 4"):
         top_k_accuracy([0, 1], scores, 4)
     with pytest.raises(ValueError, match=r"scores must be a non-empty matrix"):
         top_k_accuracy([0, 1], np.zeros(3), 1)
@@ -209,3 +209,10 @@ def test_error_top_k_arguments():
 def test_error_report_style():
     with pytest.raises(ValueError, match="style must be 'text' or 'markdown', got 'html'"):
         classification_report(Y_TRUE, Y_PRED, style="html")
+
+
+def test_error_report_digits():
+    whole = classification_report(Y_TRUE, Y_TRUE, digits=0)  # 0 digits is allowed: "1", not "1.0"
+    assert "1.0" not in whole and " 1 " in whole
+    with pytest.raises(ValueError, match="digits must be an integer >= 0, got -1"):
+        classification_report(Y_TRUE, Y_PRED, digits=-1)

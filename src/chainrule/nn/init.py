@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.utils.registry import Registry
+from chainrule.utils.validation import check_number
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Normal(Initializer):
     mean: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_positive("normal", "std", self.std)
+        check_number(self.std, "std", minimum=0, strict=True, where="initializer 'normal'")
 
     def draw(self, shape, fan_in, fan_out, rng):
         return rng.normal(self.mean, self.std, size=shape)
@@ -83,7 +84,7 @@ class Uniform(Initializer):
     limit: float = 0.05
 
     def __post_init__(self) -> None:
-        _check_positive("uniform", "limit", self.limit)
+        check_number(self.limit, "limit", minimum=0, strict=True, where="initializer 'uniform'")
 
     def draw(self, shape, fan_in, fan_out, rng):
         return rng.uniform(-self.limit, self.limit, size=shape)
@@ -146,13 +147,6 @@ class LeCunUniform(VarianceScaling):
     scale: float = 1.0
     mode: str = "fan_in"
     distribution: str = "uniform"
-
-
-def _check_positive(initializer: str, argument: str, value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(
-            f"initializer {initializer!r}: {argument} must be a positive number, got {value!r}"
-        )
 
 
 INITIALIZERS: Registry[Callable[..., Initializer]] = Registry("initializer")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.utils.validation import check_integer
+
 
 def check_labels(
     labels: Any, num_classes: int, count: int | None = None, where: str = "labels"
@@ -25,10 +27,7 @@ def check_labels(
         raise ValueError(f"{where}: class labels must have shape (n,), got shape {y.shape}")
     if count is not None and y.shape[0] != count:
         raise ValueError(f"{where}: got {y.shape[0]} labels for {count} examples")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-        raise ValueError(f"{where}: num_classes must be an integer >= 1, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"{where}: num_classes must be an integer >= 1, got {num_classes}")
+    num_classes = check_integer(num_classes, "num_classes", where=where)
     if y.dtype.kind not in "iu":
         whole = y.dtype.kind in "fb" and np.all(np.isfinite(y)) and np.all(y == np.round(y))
         if not whole:

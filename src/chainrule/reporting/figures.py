@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from chainrule.reporting.metrics import _as_labels
+from chainrule.utils.validation import check_integer
 
 __all__ = [
     "plot_confusion_matrix",
@@ -350,10 +351,7 @@ def _class_labels(class_names: Sequence[str] | None, num_classes: int) -> list[s
 
 
 def _grid_shape(count: int, ncols: int | None) -> tuple[int, int]:
-    if ncols is None:
-        ncols = math.ceil(math.sqrt(count))
-    elif isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int or None, got {ncols!r}")
+    ncols = math.ceil(math.sqrt(count)) if ncols is None else check_integer(ncols, "ncols")
     ncols = min(ncols, count)
     return math.ceil(count / ncols), ncols
 
@@ -368,11 +366,6 @@ def _image_axes(fig: Figure, count: int, ncols: int | None) -> list[Axes]:
         ax.set_xticks([])
         ax.set_yticks([])
     return list(grid[:count])
-
-
-def _check_max_images(max_images: int) -> None:
-    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1:
-        raise ValueError(f"max_images must be a positive int, got {max_images!r}")
 
 
 def _as_image_stack(
@@ -427,7 +420,7 @@ def plot_image_grid(
     Each image is scaled to its own min..max, so raw 0..255, [0, 1] and standardized inputs all
     look alike. Only the first ``max_images`` are drawn. Axes: one per drawn image.
     """
-    _check_max_images(max_images)
+    max_images = check_integer(max_images, "max_images")
     stack = _as_image_stack(images, image_shape)[:max_images]
     count = stack.shape[0]
     if titles is not None:
@@ -485,7 +478,7 @@ def plot_misclassified(
     examples worth looking at (often mislabelled data). Otherwise the order is dataset order.
     Axes: one per drawn image, or 1 with a note when nothing was misclassified.
     """
-    _check_max_images(max_images)
+    max_images = check_integer(max_images, "max_images")
     stack = _as_image_stack(images, image_shape)
     true, _ = _as_labels(y_true, "y_true")
     pred, _ = _as_labels(y_pred, "y_pred")
@@ -564,7 +557,7 @@ def plot_weight_images(
         raise ValueError(
             f"W must be a 2-D weight matrix of shape (fan_in, fan_out), got shape {weights.shape}"
         )
-    _check_max_images(max_images)
+    max_images = check_integer(max_images, "max_images")
     if len(image_shape) != 2 or any(int(s) < 1 for s in image_shape):
         raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
     fan_in, fan_out = weights.shape
@@ -626,8 +619,7 @@ def plot_filters(W: ArrayLike, max_filters: int = 64, *, title: str | None = Non
             "W must be a convolution kernel of shape (out_channels, in_channels, kh, kw), "
             f"got shape {kernel.shape}; for a Dense layer's W use plot_weight_images"
         )
-    if isinstance(max_filters, bool) or not isinstance(max_filters, int) or max_filters < 1:
-        raise ValueError(f"max_filters must be a positive int, got {max_filters!r}")
+    max_filters = check_integer(max_filters, "max_filters")
     out_channels, in_channels, kh, kw = kernel.shape
     count = min(out_channels, max_filters)
     filters = kernel[:count].mean(axis=1)  # (count, kh, kw)
@@ -662,8 +654,7 @@ def plot_feature_maps(
         raise ValueError(
             "maps_by_layer must be a non-empty mapping of layer name -> (C, H, W) activations"
         )
-    if isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 1:
-        raise ValueError(f"max_channels must be a positive int, got {max_channels!r}")
+    max_channels = check_integer(max_channels, "max_channels")
     rows = []
     for name, maps in maps_by_layer.items():
         array = np.asarray(maps, dtype=np.float64)

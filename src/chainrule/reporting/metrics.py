@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule.utils.validation import check_integer
+
 __all__ = [
     "ClassificationMetrics",
     "accuracy",
@@ -79,15 +81,6 @@ def _as_labels(y: ArrayLike, name: str) -> tuple[np.ndarray, int | None]:
     raise ValueError(f"{name} must hold integer class labels, got dtype {array.dtype}")
 
 
-def _check_num_classes(num_classes: int | None) -> None:
-    if num_classes is None:
-        return
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes}")
-
-
 def _check_range(labels: np.ndarray, name: str, num_classes: int) -> None:
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= num_classes:
@@ -102,7 +95,8 @@ def _paired_labels(
     y_true: ArrayLike, y_pred: ArrayLike, num_classes: int | None
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Validate and convert a (true, predicted) pair; infer num_classes when it is None."""
-    _check_num_classes(num_classes)
+    if num_classes is not None:
+        num_classes = check_integer(num_classes, "num_classes")
     true, true_width = _as_labels(y_true, "y_true")
     pred, pred_width = _as_labels(y_pred, "y_pred")
     if true.shape[0] != pred.shape[0]:
@@ -164,8 +158,7 @@ def top_k_accuracy(y_true: ArrayLike, scores: ArrayLike, k: int) -> float:
             f"{score_matrix.shape}"
         )
     num_classes = score_matrix.shape[1]
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= num_classes:
-        raise ValueError(f"k must be an int in [1, num_classes] = [1, {num_classes}], got {k!r}")
+    k = check_integer(k, "k", minimum=1, maximum=num_classes)
     true, true_width = _as_labels(y_true, "y_true")
     if true.shape[0] != score_matrix.shape[0]:
         raise ValueError(
@@ -406,7 +399,6 @@ def classification_report(
     0/0 = 0 convention."""
     if style not in ("text", "markdown"):
         raise ValueError(f"style must be 'text' or 'markdown', got {style!r}")
-    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
-        raise ValueError(f"digits must be a non-negative int, got {digits!r}")
+    digits = check_integer(digits, "digits", minimum=0)
     metrics = per_class_metrics(y_true, y_pred, num_classes, class_names)
     return metrics.to_text(digits) if style == "text" else metrics.to_markdown(digits)

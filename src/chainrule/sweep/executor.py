@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chainrule.utils.validation import check_integer
+
 __all__ = [
     "THREAD_VARIABLES",
     "ExecutorInfo",
@@ -201,10 +203,8 @@ def open_executor(
     """A local process pool (``workers``, default: the cores, never more than ``runs``) or,
     given ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``, or a
     ``distributed.Client``), that Dask cluster's executor."""
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers is not None:
+        workers = check_integer(workers, "workers")
     if scheduler is not None:
         with _dask_executor(scheduler, workers) as info:
             yield info

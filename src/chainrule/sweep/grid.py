@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.app.recipes import Recipe, RecipeError, apply_overrides, parse_recipe, set_dotted
+from chainrule.utils.validation import check_integer
 from chainrule.utils.yamlfile import read_yaml_mapping
 
 __all__ = ["Grid", "GridError", "SweepPoint", "load_grid", "parse_grid", "value_label"]
@@ -139,10 +140,8 @@ def parse_grid(
         raise GridError(
             f"{source}: unknown key {unknown[0]!r} in the grid; valid keys: {', '.join(GRID_KEYS)}"
         )
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
-    ):
-        raise ValueError(f"epochs must be an integer >= 1 (a cap for quick runs), got {epochs!r}")
+    if epochs is not None:
+        epochs = check_integer(epochs, "epochs (a cap for quick runs)")
     base = _read_base(raw.get("base"), source)
     axes = _read_axes(raw.get("axes"), source)
     variants = _read_variants(raw.get("variants"), source)

@@ -30,6 +30,7 @@ from chainrule.sweep.executor import RunOutcome, RunTask, open_executor
 from chainrule.sweep.grid import Grid, SweepPoint, load_grid
 from chainrule.sweep.store import STORE_NAME, RunRecord, SweepStore
 from chainrule.utils.atomic import atomic_write_text
+from chainrule.utils.validation import check_integer
 
 __all__ = ["SweepSummary", "best_run", "default_metric", "lower_is_better", "run_sweep"]
 
@@ -155,10 +156,8 @@ def run_sweep(
     point, an existing sweep without ``resume``, or a resume whose grid has changed.
     """
     started = time.perf_counter()
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers is not None:
+        workers = check_integer(workers, "workers")
     grid = load_grid(grid_path, overrides=overrides, epochs=epochs)
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())
     _check_datasets(grid.points, data_dir, download, progress)

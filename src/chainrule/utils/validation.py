@@ -8,7 +8,9 @@ fails where the user typed it, naming the argument, the value and what would be 
     ValueError: epochs must be an integer >= 1, got 0
 
 A bool is not a number here (``True`` is an ``int`` to Python, but ``epochs=true`` in a recipe
-is a mistake, not one epoch), and neither is NaN or infinity unless ``finite=False``.
+is a mistake, not one epoch), and neither is NaN or infinity unless ``finite=False``. A number
+with two bounds reads as an interval whose brackets say which ends count: ``rate must be a
+number in [0, 1)``.
 """
 
 from __future__ import annotations
@@ -36,14 +38,28 @@ def _fail(name: str, requirement: str, value: object, where: str) -> ValueError:
     return ValueError(f"{prefix}{name} must be {requirement}, got {value!r}")
 
 
-def _range_words(kind: str, minimum: float | None, maximum: float | None, strict: bool) -> str:
+def _integer_words(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None and maximum is not None:
-        return f"{kind} from {minimum} to {maximum}"
+        return f"an integer from {minimum} to {maximum}"
     if minimum is not None:
-        return f"{kind} {'>' if strict else '>='} {minimum}"
+        return f"an integer >= {minimum}"
     if maximum is not None:
-        return f"{kind} <= {maximum}"
-    return kind
+        return f"an integer <= {maximum}"
+    return "an integer"
+
+
+def _number_words(
+    minimum: float | None, maximum: float | None, strict: bool, strict_maximum: bool
+) -> str:
+    """``a number in [0, 1)`` for two bounds (brackets say which end is included), else one."""
+    if minimum is not None and maximum is not None:
+        low, high = "(" if strict else "[", ")" if strict_maximum else "]"
+        return f"a number in {low}{minimum}, {maximum}{high}"
+    if minimum is not None:
+        return f"a number {'>' if strict else '>='} {minimum}"
+    if maximum is not None:
+        return f"a number {'<' if strict_maximum else '<='} {maximum}"
+    return "a finite number"
 
 
 def check_integer(
@@ -57,7 +73,7 @@ def check_integer(
 
     ``where`` prefixes the message with the thing being configured (``"early_stopping"``).
     """
-    requirement = _range_words("an integer", minimum, maximum, strict=False)
+    requirement = _integer_words(minimum, maximum)
     if not is_integer(value):
         raise _fail(name, requirement, value, where)
     number = int(value)  # type: ignore[call-overload]
@@ -73,17 +89,19 @@ def check_number(
     maximum: float | None = None,
     strict: bool = False,
     where: str = "",
+    strict_maximum: bool = False,
 ) -> float:
     """Return ``value`` as a ``float`` if it is a finite number in range, else raise.
 
-    ``strict`` makes the lower bound exclusive (a rate ``> 0``); the upper bound is inclusive.
+    Both bounds are inclusive unless made exclusive: ``strict`` for the lower one (a rate
+    ``> 0``), ``strict_maximum`` for the upper one (a probability in ``[0, 1)``).
     """
-    kind = "a number" if minimum is not None or maximum is not None else "a finite number"
-    requirement = _range_words(kind, minimum, maximum, strict)
+    requirement = _number_words(minimum, maximum, strict, strict_maximum)
     if not is_number(value):
         raise _fail(name, requirement, value, where)
     number = float(value)  # type: ignore[arg-type]
     too_low = minimum is not None and (number <= minimum if strict else number < minimum)
-    if too_low or (maximum is not None and number > maximum):
+    too_high = maximum is not None and (number >= maximum if strict_maximum else number > maximum)
+    if too_low or too_high:
         raise _fail(name, requirement, value, where)
     return number

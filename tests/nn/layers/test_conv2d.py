@@ -271,7 +271,7 @@ def test_backward_before_forward():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"filters": 0, "kernel_size": 3}, "filters must be a positive integer"),
+        ({"filters": 0, "kernel_size": 3}, "Conv2D: filters must be an integer >= 1, got 0"),
         ({"filters": 2, "kernel_size": 0}, "kernel_size must be an integer >= 1"),
         ({"filters": 2, "kernel_size": (3, 3, 3)}, "kernel_size must be .* pair"),
         ({"filters": 2, "kernel_size": 3, "stride": 0}, "stride must be an integer >= 1"),

@@ -11,6 +11,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from chainrule.nn.init import Initializer, get_initializer
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.params import ParameterSpec
+from chainrule.utils.validation import check_integer, is_integer
 
 
 class Conv2D(Layer):
@@ -73,9 +74,7 @@ class Conv2D(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name)
-        if isinstance(filters, bool) or not isinstance(filters, int | np.integer) or filters < 1:
-            raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = check_integer(filters, "filters", where="Conv2D")
         self.kernel_size = _pair(kernel_size, "kernel_size", minimum=1)
         self.stride = _pair(stride, "stride", minimum=1)
         self.padding = _check_padding(padding)
@@ -252,9 +251,7 @@ class Conv2D(Layer):
 def _pair(value: Any, argument: str, minimum: int, layer: str = "Conv2D") -> tuple[int, int]:
     """An int or a pair of ints (height, width), each at least ``minimum``."""
     items = list(value) if isinstance(value, list | tuple) else [value, value]
-    if len(items) != 2 or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= minimum for v in items
-    ):
+    if len(items) != 2 or not all(is_integer(v) and v >= minimum for v in items):
         raise ValueError(
             f"{layer}: {argument} must be an integer >= {minimum} or a pair (height, width) "
             f"of them, got {value!r}"

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.layers.base import Layer
+from chainrule.utils.validation import check_number
 
 
 class Dropout(Layer):
@@ -27,12 +28,14 @@ class Dropout(Layer):
 
     def __init__(self, rate: float = 0.5, name: str | None = None) -> None:
         super().__init__(name)
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
-            raise ValueError(
-                f"dropout: rate is the probability of dropping a unit and must be in [0, 1), "
-                f"got {rate!r}"
-            )
-        self.rate = float(rate)
+        self.rate = check_number(
+            rate,
+            "rate (the probability of dropping a unit)",
+            minimum=0,
+            maximum=1,
+            strict_maximum=True,
+            where="dropout",
+        )
         self.rng: np.random.Generator | None = None
         self._mask: np.ndarray | None = None
 
