@@ -7,7 +7,7 @@ import pytest
 
 from chainrule.app.recipes import parse_recipe
 from chainrule.app.run import evaluate_model, replot, train_recipe
-from chainrule.nn.model_file import load_model
+from chainrule.nn.model import load_model
 
 
 def recipe(digits_dir, **sections):

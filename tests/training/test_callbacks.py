@@ -14,7 +14,7 @@ import pytest
 from chainrule.nn.layers import Dense, ReLU, Softmax
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import SGD
-from chainrule.training.callbacks import Callback, EarlyStopping
+from chainrule.training.callbacks import BestValue, Callback, EarlyStopping, Monitor, default_mode
 from chainrule.training.trainer import Trainer
 
 
@@ -107,6 +107,44 @@ def test_an_accuracy_is_better_when_higher():
     np.testing.assert_array_equal(trainer.model.params.data, np.full(4, 1.0))
 
 
+def test_an_explicit_mode_overrides_the_default_from_the_name():
+    """The default follows the name (max for accuracies, min otherwise); ``mode`` says it."""
+    assert EarlyStopping(monitor="val_accuracy").monitor.mode == "max"
+    assert EarlyStopping(monitor="val_loss").monitor.mode == "min"
+    # a quantity whose name says nothing: the margin of a (made-up) logged score, higher better
+    stopper = EarlyStopping(monitor="val_margin", patience=2, mode="max")
+    _, epochs_run = drive(stopper, [0.5, 0.7, 0.6, 0.65, 0.9], monitor="val_margin")
+    assert (epochs_run, stopper.best_epoch) == (4, 1)
+    lower = EarlyStopping(monitor="val_accuracy", patience=2, mode="min")
+    _, epochs_run = drive(lower, [0.5, 0.7, 0.6, 0.65, 0.9], monitor="val_accuracy")
+    assert (epochs_run, lower.best_epoch) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "improvements"),
+    [
+        ("min", [3.0, 2.0, 2.5, math.nan, 1.0], [True, True, False, False, True]),
+        ("max", [3.0, 2.0, 4.0, math.nan, 4.0], [True, False, True, False, False]),
+    ],
+)
+def test_best_value_tracks_the_best_in_its_mode(mode, values, improvements):
+    best = BestValue(mode)
+    assert [best.update(value) for value in values] == improvements
+    assert best.best == (min if mode == "min" else max)(v for v in values if not math.isnan(v))
+    best.reset()
+    assert best.best == (math.inf if mode == "min" else -math.inf)
+
+
+def test_a_monitor_derives_its_default_mode_once():
+    assert [default_mode(n) for n in ("val_accuracy", "train_acc", "val_loss")] == [
+        "max",
+        "max",
+        "min",
+    ]
+    assert Monitor("val_accuracy", 0.0, "test").mode == "max"
+    assert Monitor("val_accuracy", 0.0, "test", mode="min").mode == "min"
+
+
 def test_a_new_fit_starts_from_scratch():
     """on_train_begin resets the best value and the wait, so one callback serves many fits."""
     stopper = EarlyStopping(patience=1)
@@ -149,6 +187,7 @@ def test_a_diverged_nan_loss_counts_as_no_improvement():
         ({"patience": 2.0}, "patience must be an integer >= 1, got 2.0"),
         ({"min_delta": -0.1}, "min_delta must be a number >= 0, got -0.1"),
         ({"monitor": ""}, "monitor must name a logged quantity"),
+        ({"mode": "auto"}, "mode must be one of min, max, got 'auto'"),
     ],
 )
 def test_bad_arguments_are_rejected(options, message):

@@ -123,6 +123,39 @@ def test_checkpoints_are_kept_and_the_best_is_marked(digits, tmp_path):
     assert set(checkpoint.optimizer_arrays) == {"scaled_m", "scaled_v"}
 
 
+class AscentFrom(Callback):
+    """From epoch ``epoch`` (0-based) on, climb the loss instead of descending it (a negative
+    learning rate): every later epoch is worse, so the best one lies before it."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, trainer):
+        if epoch >= self.epoch:
+            trainer.optimizer.learning_rate = -abs(trainer.optimizer.learning_rate)
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_the_best_checkpoint_holds_the_epoch_of_the_lowest_val_loss(digits, tmp_path, resume):
+    """With a resume after epoch 2, the worse epochs 3 and 4 must not replace epoch 2's best."""
+    x, y, x_val, y_val = digits
+    trainer = make_trainer("adam", epochs=4, checkpoint_dir=tmp_path, extra=[AscentFrom(2)])
+    if resume:
+        trainer.epochs = 2  # the run stops after two epochs; a new process resumes it
+        trainer.fit(x, y, (x_val, y_val))
+        trainer = make_trainer("adam", epochs=4, checkpoint_dir=tmp_path, extra=[AscentFrom(2)])
+        history = trainer.fit(x, y, (x_val, y_val), resume_from=tmp_path / "epoch-0002.safetensors")
+    else:
+        history = trainer.fit(x, y, (x_val, y_val))
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    assert best_epoch <= 2  # the ascent made epochs 3 and 4 worse (else the test shows nothing)
+    best = Checkpoint.load(tmp_path / "best.safetensors")
+    assert best.epoch == best_epoch
+    same_epoch = Checkpoint.load(tmp_path / f"epoch-{best_epoch:04d}.safetensors")
+    assert best.params.tobytes() == same_epoch.params.tobytes()
+    assert best.trainer["best_checkpoint"] == min(history["val_loss"])
+
+
 def test_wrong_architecture_or_optimizer_is_named(digits, tmp_path):
     x, y, x_val, y_val = digits
     make_trainer("adam", epochs=1, checkpoint_dir=tmp_path).fit(x, y, (x_val, y_val))

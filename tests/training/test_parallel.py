@@ -27,9 +27,9 @@ from chainrule.training.callbacks import Callback
 from chainrule.training.parallel import (
     DataParallel,
     ThreadPlan,
+    add_weighted,
     can_split,
     plan_threads,
-    split_rows,
 )
 from chainrule.training.trainer import Trainer, TrainingInterrupted
 
@@ -54,16 +54,6 @@ def images(n, seed=0):
     return rng.normal(size=(n, 1, 8, 8)), rng.integers(0, 3, n)
 
 
-@pytest.mark.parametrize(
-    ("m", "parts", "sizes"),
-    [(64, 2, [32, 32]), (7, 2, [4, 3]), (10, 3, [4, 3, 3]), (1, 2, [1]), (3, 8, [1, 1, 1])],
-)
-def test_split_rows_covers_every_row_once_in_near_equal_parts(m, parts, sizes):
-    slices = split_rows(m, parts)
-    assert [s.stop - s.start for s in slices] == sizes
-    assert np.array_equal(np.concatenate([np.arange(m)[s] for s in slices]), np.arange(m))
-
-
 @pytest.mark.parametrize("m", [10, 9])  # equal halves, and 5 + 4 (weights 5/9 and 4/9)
 def test_split_gradient_and_loss_equal_the_whole_batch(m):
     """∇L = Σ_k (m_k/m) ∇L_k, the L2 term included once."""
@@ -79,6 +69,28 @@ def test_split_gradient_and_loss_equal_the_whole_batch(m):
     assert result.loss.l2 == pytest.approx(loss.l2, rel=1e-12) and loss.l2 > 0
     assert [s.stop - s.start for s in result.parts] == [(m + 1) // 2, m // 2]
     np.testing.assert_allclose(np.concatenate(result.outputs), output, rtol=1e-12)
+
+
+def test_one_worker_is_the_models_own_pass_bit_for_bit():
+    """The trainer steps through DataParallel even on one thread: nothing may change there."""
+    x, y = images(9)
+    whole, alone = small_cnn(l2=0.01), small_cnn(l2=0.01)
+    output = whole.forward(x, training=True)
+    loss = whole.compute_loss(output, y)
+    whole.backward(y)
+    with DataParallel(alone, workers=1) as data_parallel:
+        result = data_parallel.forward_backward(x, y)
+    assert result.loss == loss
+    assert result.parts == [slice(0, 9)]
+    np.testing.assert_array_equal(result.outputs[0], output)
+    assert alone.params.grad_data.tobytes() == whole.params.grad_data.tobytes()
+
+
+def test_add_weighted_adds_a_scaled_part_in_place():
+    total, part = np.array([1.0, 2.0]), np.array([4.0, -8.0])
+    add_weighted(total, part, 0.25)
+    np.testing.assert_array_equal(total, [1.0 + 0.25 * 4.0, 2.0 + 0.25 * -8.0])
+    np.testing.assert_array_equal(part, [0.25 * 4.0, 0.25 * -8.0])  # the spent part, scaled
 
 
 @pytest.mark.parametrize("workers", [1, 2])

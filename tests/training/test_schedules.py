@@ -162,6 +162,19 @@ def test_reduce_on_plateau_monitoring_accuracy_wants_it_higher():
     assert trainer.optimizer.learning_rate == pytest.approx(0.05)
 
 
+def test_reduce_on_plateau_takes_an_explicit_mode_from_a_recipe_mapping():
+    """mode "max" for a quantity whose name does not say which way is better."""
+    schedule = get_schedule({"name": "reduce_on_plateau", "monitor": "val_margin", "mode": "max",
+                             "factor": 0.5, "patience": 1, "min_delta": 0.0})  # fmt: skip
+    trainer = fake_trainer()
+    schedule.on_train_begin(trainer)
+    rates = []
+    for epoch, margin in enumerate([0.5, 0.6, 0.55]):
+        schedule.on_epoch_end(epoch, {"val_margin": margin}, trainer)
+        rates.append(trainer.optimizer.learning_rate)
+    assert rates == pytest.approx([0.1, 0.1, 0.05])
+
+
 # -- lookup and validation ------------------------------------------------------------------
 
 

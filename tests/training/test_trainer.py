@@ -1,4 +1,4 @@
-"""Trainer: batching modes, reproducibility, History, evaluation and the errors a user can hit.
+"""Trainer: batching modes, reproducibility, its History, evaluation and the errors a user can hit.
 
 The data is a seeded, linearly separable blob problem (3 classes, 200 examples, 5 features:
 class k sits around 4·e_k), so every test trains in milliseconds and "learns" has a clear
@@ -14,7 +14,8 @@ import pytest
 from chainrule.nn.layers import Dense, Dropout, ReLU, Sigmoid, Softmax
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import SGD
-from chainrule.training.trainer import EPOCH_KEYS, History, Trainer, count_correct, iterate_batches
+from chainrule.training.history import EPOCH_KEYS
+from chainrule.training.trainer import Trainer, count_correct, iterate_batches
 
 N, FEATURES, CLASSES = 200, 5, 3
 
@@ -137,6 +138,21 @@ def test_a_hand_written_loop_reproduces_fit_bit_for_bit(shuffle):
     np.testing.assert_array_equal(fitted.params.data, by_hand.params.data)
 
 
+def test_step_outside_fit_is_one_update_of_the_hand_written_loop():
+    """``step`` works on its own too (one thread): forward, loss, backward, optimizer step."""
+    x, y = blobs(n=16)
+    stepped, by_hand = classifier(seed=2), classifier(seed=2)
+    x = x.astype(stepped.dtype)  # step takes checked data, as fit passes it
+    loss, correct = trainer(stepped).step(x, y)
+    output = by_hand.forward(x, training=True)
+    expected = by_hand.compute_loss(output, y).total
+    by_hand.backward(y)
+    SGD(0.1).step(by_hand.params.data, by_hand.params.grad_data)
+    assert loss == expected
+    assert correct == count_correct(output, y)
+    np.testing.assert_array_equal(stepped.params.data, by_hand.params.data)
+
+
 def test_shuffle_false_visits_the_examples_in_order():
     x, y = blobs(n=10)
     fit = trainer(shuffle=False, batch_size=4)
@@ -171,30 +187,6 @@ def test_history_has_one_entry_per_epoch_for_every_key():
     assert history["epoch"] == [1, 2, 3, 4]
     assert history["learning_rate"] == [0.1] * 4
     assert history.last()["epoch"] == 4
-
-
-def test_history_round_trips_through_csv(tmp_path):
-    """to_csv writes atomically (no temporary file left behind); from_csv reads it back."""
-    x, y = blobs()
-    history = trainer(epochs=3).fit(x, y, validation_data=blobs(60, seed=1))
-    path = tmp_path / "history.csv"
-    history.to_csv(path)
-
-    assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]
-    assert path.read_text().splitlines()[0] == ",".join(EPOCH_KEYS)
-    loaded = History.from_csv(path)
-    assert len(loaded) == 3
-    for key in EPOCH_KEYS:
-        np.testing.assert_allclose(loaded[key], history[key], rtol=1e-9, err_msg=key)
-
-
-def test_missing_values_round_trip_as_none(tmp_path):
-    x, y = blobs()
-    history = trainer(epochs=2).fit(x, y)
-    history.to_csv(tmp_path / "history.csv")
-    loaded = History.from_csv(tmp_path / "history.csv")
-    assert loaded["val_loss"] == [None, None]
-    assert loaded["val_accuracy"] == [None, None]
 
 
 # -- validation and evaluation --------------------------------------------------------------

@@ -26,17 +26,15 @@ import yaml
 from chainrule.app.recipes import Recipe
 from chainrule.data import Dataset, augment, load_dataset, load_idx_directory, train_val_split
 from chainrule.data.preprocessing import Preprocessing
-from chainrule.nn.model import Sequential, classes_of
-from chainrule.nn.model_file import load_model
+from chainrule.nn.model import Sequential, classes_of, load_model
 from chainrule.reporting.metrics import per_class_metrics
 from chainrule.training.callbacks import Callback, EarlyStopping
 from chainrule.training.diagnostics import Diagnostics
-from chainrule.training.diagnostics import write_figures as write_diagnostics_figures
+from chainrule.training.history import History
 from chainrule.training.parallel import check_threads
 from chainrule.training.schedules import get_schedule
 from chainrule.training.trainer import (
     INTERRUPTED_CHECKPOINT,
-    History,
     Trainer,
     TrainingDiverged,
     TrainingInterrupted,
@@ -158,8 +156,8 @@ def build_callbacks(recipe: Recipe) -> list[Callback]:
             callbacks.append(EarlyStopping(**options))
         except TypeError as error:
             raise ValueError(
-                f"training.early_stopping: {error}; valid keys: monitor, patience, min_delta, "
-                "restore_best_weights"
+                f"training.early_stopping: {error}; valid keys: monitor, mode, patience, "
+                "min_delta, restore_best_weights"
             ) from None
     diagnostics = training.diagnostics
     if diagnostics is not False:
@@ -199,6 +197,15 @@ def train_recipe(
                 f"{callback.type_name} monitors {monitor.name!r} but data.validation_fraction is "
                 "0; set a validation fraction or monitor a train_ quantity"
             )
+    if resume:
+        directory = Path(out_dir)
+        resume_from = latest_checkpoint(directory)
+    else:
+        directory = _new_run_directory(out_dir, recipe.name)
+        resume_from = None
+        atomic_write_text(
+            directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
+        )
     trainer = Trainer(
         model,
         optimizer,
@@ -211,30 +218,20 @@ def train_recipe(
         progress=progress,
         augment=build_augmentation(recipe, data.preprocessing),
         threads=threads,
+        checkpoint_dir=directory / "checkpoints",
     )
-    if resume:
-        directory = Path(out_dir)
-        resume_from = latest_checkpoint(directory)
-    else:
-        directory = _new_run_directory(out_dir, recipe.name)
-        resume_from = None
-        atomic_write_text(
-            directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
-        )
-    trainer.checkpoint_dir = directory / "checkpoints"
     started = time.perf_counter()
     validation = (data.x_val, data.y_val) if has_validation else None
+    stopped: TrainingDiverged | TrainingInterrupted | None = None
     try:
-        history = trainer.fit(data.x_train, data.y_train, validation, resume_from=resume_from)
-    except (TrainingDiverged, TrainingInterrupted):
-        trainer.history.to_csv(directory / "history.csv")
-        trainer.history.steps_to_csv(directory / "steps.csv")
-        _write_diagnostics(directory, callbacks, figures)
-        raise
+        trainer.fit(data.x_train, data.y_train, validation, resume_from=resume_from)
+    except (TrainingDiverged, TrainingInterrupted) as error:
+        stopped = error  # the logs up to where it stopped are still written, then it is raised
     train_seconds = time.perf_counter() - started
-    history.to_csv(directory / "history.csv")
-    history.steps_to_csv(directory / "steps.csv")
-    _write_diagnostics(directory, callbacks, figures)
+    history = trainer.history
+    write_training_logs(directory, history, callbacks, figures)
+    if stopped is not None:
+        raise stopped
 
     test_loss, test_accuracy = trainer.evaluate(data.x_test, data.y_test)
     test_proba = model.predict_proba(data.x_test)
@@ -374,7 +371,9 @@ def replot(directory: str | Path) -> Path:
         directory, model, history, metrics.get("confusion_matrix"), metrics.get("class_names")
     )
     if (directory / "diagnostics.csv").is_file():
-        write_diagnostics_figures(directory)
+        from chainrule.reporting.diagnostics_figures import write_figures as draw_diagnostics
+
+        draw_diagnostics(directory)
     write_report(directory)
     return directory
 
@@ -435,12 +434,20 @@ class _NoOptimizer:
     learning_rate = 0.0
 
 
-def _write_diagnostics(directory: Path, callbacks: list[Callback], figures: bool) -> None:
+def write_training_logs(
+    directory: Path, history: History, callbacks: list[Callback], figures: bool
+) -> None:
+    """What training logged, into the run directory: history.csv, steps.csv, and the
+    diagnostics (with their figures when ``figures``) if a Diagnostics callback recorded any."""
+    history.to_csv(directory / "history.csv")
+    history.steps_to_csv(directory / "steps.csv")
     for callback in callbacks:
         if isinstance(callback, Diagnostics) and callback.records:
             callback.write(directory)
-            if figures:
-                write_diagnostics_figures(directory)
+            if figures:  # (imported here: matplotlib loads only when a figure is drawn)
+                from chainrule.reporting.diagnostics_figures import write_figures as draw
+
+                draw(directory)
 
 
 def latest_checkpoint(directory: Path) -> Path:

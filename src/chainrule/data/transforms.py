@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn.batching import chunk_rows
 from chainrule.nn.labels import one_hot as one_hot  # re-exported: targets are a transform too
 
 RandomLike = np.random.Generator | int | None
@@ -43,7 +44,7 @@ def scale(images: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray
     return out
 
 
-def _mean_std(x: np.ndarray, per_pixel: bool, chunk_rows: int = 8192) -> tuple[Any, Any]:
+def _mean_std(x: np.ndarray, per_pixel: bool, chunk: int = 8192) -> tuple[Any, Any]:
     """Mean and (population) std over the samples, accumulated in float64 chunk by chunk.
 
     Chunking keeps memory at a few MB for 60,000 images, where ``x.std(dtype=float64)`` would
@@ -52,14 +53,15 @@ def _mean_std(x: np.ndarray, per_pixel: bool, chunk_rows: int = 8192) -> tuple[A
     """
     n = x.shape[0]
     axis = 0 if per_pixel else None
+    chunks = chunk_rows(n, chunk)
     total = np.zeros(x.shape[1:]) if per_pixel else 0.0
-    for start in range(0, n, chunk_rows):
-        total = total + x[start : start + chunk_rows].sum(axis=axis, dtype=np.float64)
+    for rows in chunks:
+        total = total + x[rows].sum(axis=axis, dtype=np.float64)
     count = n if per_pixel else x.size
     mean = total / count
     squares = np.zeros(x.shape[1:]) if per_pixel else 0.0
-    for start in range(0, n, chunk_rows):
-        deviation = x[start : start + chunk_rows].astype(np.float64) - mean
+    for rows in chunks:
+        deviation = x[rows].astype(np.float64) - mean
         squares = squares + np.square(deviation).sum(axis=axis)
     std = np.sqrt(squares / count)
     return mean, std
@@ -291,11 +293,8 @@ def augment(
     angles = np.deg2rad(rng.uniform(-max_rotation_degrees, max_rotation_degrees, size=n))
     batch = images if images.ndim == 4 else images[:, None]
     out = np.empty_like(batch)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        out[start:stop] = _warp(
-            batch[start:stop], shifts[start:stop], angles[start:stop], fill, images.dtype
-        )
+    for rows in chunk_rows(n, chunk_size):
+        out[rows] = _warp(batch[rows], shifts[rows], angles[rows], fill, images.dtype)
     return out if images.ndim == 4 else out[:, 0]
 
 

@@ -2,7 +2,7 @@
 
 Like :mod:`chainrule.reporting.figures`, every function builds a :class:`matplotlib.figure.Figure` directly
 (no pyplot) and returns it; :func:`chainrule.reporting.figures.save_figure` writes it as PNG and SVG.
-Histories are the dicts :meth:`chainrule.training.trainer.History.to_dict` gives (None for a missing
+Histories are the dicts :meth:`chainrule.training.history.History.to_dict` gives (None for a missing
 value); a run without epochs (failed) is drawn as an empty panel or left out of the legend.
 """
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainrule.training.trainer import EPOCH_KEYS
+from chainrule.training.history import EPOCH_KEYS
 
 __all__ = ["STATUSES", "STORE_NAME", "RunRecord", "SweepStore"]
 

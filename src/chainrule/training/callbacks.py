@@ -40,22 +40,62 @@ class Callback:
         """Restore ``state_dict``'s output; called after ``on_train_begin`` on resume."""
 
 
-class Monitor:
-    """Tracks the best value of one logged quantity; lower is better for losses."""
+#: Which way is better: "min" (lower: losses) or "max" (higher: accuracies).
+MODES = ("min", "max")
 
-    def __init__(self, name: str, min_delta: float, owner: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"{owner}: monitor must name a logged quantity, got {name!r}")
+
+def default_mode(name: str) -> str:
+    """The mode a monitor of ``name`` gets when none is given: ``"max"`` for an accuracy (a
+    name containing "acc", as ``val_accuracy``), ``"min"`` for everything else (losses)."""
+    return "max" if "acc" in name else "min"
+
+
+class BestValue:
+    """The best value seen so far of one quantity, and whether a new value beats it.
+
+    With ``mode="min"`` a value v beats the best b when v < b - min_delta; with ``"max"``
+    when v > b + min_delta. Before any value, b is +inf (min) or -inf (max), so the first
+    finite value always beats it. A NaN (a diverged loss) never does.
+    """
+
+    def __init__(self, mode: str = "min", min_delta: float = 0.0, owner: str = "best") -> None:
+        if mode not in MODES:
+            raise ValueError(f"{owner}: mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not isinstance(min_delta, int | float) or min_delta < 0:
             raise ValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
-        self.name = name
+        self.mode = mode
         self.min_delta = float(min_delta)
-        self.owner = owner
-        self.higher_is_better = "acc" in name
         self.reset()
 
     def reset(self) -> None:
-        self.best = -math.inf if self.higher_is_better else math.inf
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def update(self, value: float) -> bool:
+        """Whether ``value`` beats the best by more than ``min_delta`` (then it is the best)."""
+        if math.isnan(value):
+            return False
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class Monitor(BestValue):
+    """The best value of one logged quantity (``val_loss``, ``train_accuracy`` …).
+
+    ``mode`` is ``"min"`` or ``"max"``; None takes ``default_mode(name)`` (max for
+    accuracies, min otherwise).
+    """
+
+    def __init__(self, name: str, min_delta: float, owner: str, mode: str | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{owner}: monitor must name a logged quantity, got {name!r}")
+        super().__init__(default_mode(name) if mode is None else mode, min_delta, owner)
+        self.name = name
+        self.owner = owner
 
     def value(self, logs: dict[str, float]) -> float:
         value = logs.get(self.name)
@@ -72,20 +112,14 @@ class Monitor:
 
         A NaN (a diverged loss) is never an improvement, so patience still runs out.
         """
-        value = self.value(logs)
-        if math.isnan(value):
-            return False
-        if self.higher_is_better:
-            better = value > self.best + self.min_delta
-        else:
-            better = value < self.best - self.min_delta
-        if better:
-            self.best = value
-        return better
+        return self.update(self.value(logs))
 
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``mode``: ``"min"`` (lower is better) or ``"max"``; by default max for accuracies and min
+    otherwise (``default_mode``).
 
     With ``restore_best_weights`` (the default) the model ends with the parameters of its best
     epoch, not its last; the copy is one flat buffer, so keeping it is one memcpy per
@@ -100,10 +134,11 @@ class EarlyStopping(Callback):
         patience: int = 5,
         min_delta: float = 0.0,
         restore_best_weights: bool = True,
+        mode: str | None = None,
     ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"early_stopping: patience must be an integer >= 1, got {patience!r}")
-        self.monitor = Monitor(monitor, min_delta, "early_stopping")
+        self.monitor = Monitor(monitor, min_delta, "early_stopping", mode)
         self.patience = patience
         self.restore_best_weights = bool(restore_best_weights)
 

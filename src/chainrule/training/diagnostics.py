@@ -14,7 +14,8 @@ dead                  fraction of ReLU units that output 0 for every example of 
 into ``diagnostics.csv``, and activation histograms at a few epochs. ``read_diagnostics``
 turns the records into findings in plain words (vanishing or exploding gradients, saturated
 units, dying ReLUs, a learning rate too high or too low), which ``chainrule diagnose RUN_DIR``
-prints and the run report shows beside the figures.
+prints and the run report shows beside the figures (drawn by
+``chainrule.reporting.diagnostics_figures``).
 
 When a step is split across threads (``chainrule.training.parallel``: big CNN steps), gradients and
 updates are the whole batch's, and activation statistics come from the model's own part of
@@ -103,7 +104,7 @@ class Diagnostics(Callback):
             update = float(np.linalg.norm(weights - previous))
             record = {
                 "step": step,
-                "epoch": getattr(trainer, "epoch", 0) + 1,
+                "epoch": trainer.epoch + 1,
                 "layer": dense.name,
                 "activation": activation.type_name if activation is not None else "",
                 "grad_norm": float(np.linalg.norm(model.grads[name])),
@@ -248,89 +249,6 @@ def read_diagnostics(records: list[dict[str, Any]]) -> list[Finding]:
             "near the 1e-3 rule of thumb, no saturated or dead units."
         )))  # fmt: skip
     return findings
-
-
-# -- figures ---------------------------------------------------------------------------------
-def write_figures(directory: str | Path) -> list[Path]:
-    """Gradient norms, update ratios and activation histograms into ``directory/figures``."""
-    from matplotlib.figure import Figure
-
-    from chainrule.reporting.figures import save_figure
-
-    directory = Path(directory)
-    records = load_records(directory / "diagnostics.csv")
-    layers = list(dict.fromkeys(r["layer"] for r in records))
-    # First layer dark, last layer light: depth reads off the colour.
-    from matplotlib import colormaps
-
-    colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(layers), 2)))
-    written = []
-    for key, title, filename in (
-        ("grad_norm", "gradient norm ‖dL/dW‖ per layer", "gradient_norms"),
-        ("update_ratio", "update / weight ratio ‖ΔW‖/‖W‖ per layer (rule of thumb: 1e-3)",
-         "update_ratios"),
-    ):  # fmt: skip
-        figure = Figure(figsize=(8, 4.5), layout="constrained")
-        axes = figure.add_subplot()
-        for layer, colour in zip(layers, colours, strict=False):
-            rows = [r for r in records if r["layer"] == layer and r[key] > 0]
-            axes.plot([r["step"] for r in rows], [r[key] for r in rows], label=layer, color=colour)
-        axes.set_yscale("log")
-        axes.set_xlabel("step")
-        axes.set_title(title)
-        if key == "update_ratio":
-            axes.axhline(1e-3, color="grey", linestyle="--", linewidth=1)
-        axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        written += save_figure(figure, directory / "figures" / filename)
-    histograms_path = directory / "diagnostics_histograms.json"
-    histograms = json.loads(histograms_path.read_text()) if histograms_path.is_file() else {}
-    if histograms:
-        figure = Figure(figsize=(3 * len(histograms), 3), layout="constrained")
-        for index, (layer, data) in enumerate(histograms.items(), start=1):
-            axes = figure.add_subplot(1, len(histograms), index)
-            epochs = [key for key in data if key != "activation"]
-            for epoch in epochs:
-                edges = np.asarray(data[epoch]["edges"])
-                counts = np.asarray(data[epoch]["counts"], dtype=float)
-                centres = (edges[:-1] + edges[1:]) / 2
-                axes.plot(centres, counts / max(counts.sum(), 1), label=f"epoch {epoch}")
-            axes.set_title(f"{layer} ({data['activation']})", fontsize=9)
-            axes.tick_params(labelsize=7)
-            if index == 1:
-                axes.legend(fontsize=7)
-        figure.suptitle("activation histograms (fraction of units per bin)")
-        written += save_figure(figure, directory / "figures" / "activation_histograms")
-    return written
-
-
-def plot_runs_side_by_side(run_dirs: dict[str, Path], key: str = "grad_norm"):
-    """One panel per run, every layer's ``key`` over training, on one shared log scale.
-
-    Two runs side by side (say 2 and 10 sigmoid layers) show a vanishing gradient at a
-    glance: the deep run's lines fan out over orders of magnitude.
-    """
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-
-    if key not in FIELDS or key in ("step", "epoch", "layer", "activation"):
-        numeric = [f for f in FIELDS if f not in ("step", "epoch", "layer", "activation")]
-        raise ValueError(f"unknown diagnostic {key!r}; choose one of {', '.join(numeric)}")
-    figure = Figure(figsize=(4.2 * len(run_dirs) + 1.5, 4), layout="constrained")
-    axes_list = figure.subplots(1, len(run_dirs), sharey=True, squeeze=False)[0]
-    for axes, (name, directory) in zip(axes_list, run_dirs.items(), strict=True):
-        records = load_records(Path(directory) / "diagnostics.csv")
-        layers = list(dict.fromkeys(r["layer"] for r in records))
-        colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(layers), 2)))
-        for layer, colour in zip(layers, colours, strict=False):
-            rows = [r for r in records if r["layer"] == layer and r[key] > 0]
-            axes.plot([r["step"] for r in rows], [r[key] for r in rows], color=colour, label=layer)
-        axes.set_yscale("log")
-        axes.set_title(name, fontsize=10)
-        axes.set_xlabel("step")
-        axes.legend(fontsize=6, ncols=2)
-    axes_list[0].set_ylabel(key.replace("_", " "))
-    figure.suptitle(f"{key.replace('_', ' ')} per layer (first layer dark, last light)")
-    return figure
 
 
 def format_reading(records: list[dict[str, Any]]) -> str:

@@ -33,7 +33,6 @@ used; ``Trainer`` follows it.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import sys
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from typing import Any, TypeVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from chainrule.nn.batching import chunk_rows, split_rows
 from chainrule.nn.model import LossBreakdown, Sequential
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def plan_threads(model: Sequential, batch_size: int, threads: int | None = None)
     return ThreadPlan(workers=1, blas_threads=1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made every step, and frozen costs twice the time
 class StepResult:
     """One batch's forward and backward: its loss, and each part's rows and output."""
 
@@ -161,8 +161,15 @@ class DataParallel:
         self._pool = ThreadPoolExecutor(workers - 1) if workers > 1 else None
 
     def forward_backward(self, x: np.ndarray, y: Any) -> StepResult:
-        """Fill ``model.grads`` with the gradient of the loss of (x, y); return the loss."""
+        """Fill ``model.grads`` with the gradient of the loss of (x, y); return the loss.
+
+        With one worker this is the model's own forward, loss and backward: nothing is split,
+        copied or summed (unless the batch is over ``max_rows``, see ``_forward_backward``).
+        """
         model = self.model
+        if self.workers == 1:
+            output, loss = _forward_backward(model, x, y, self.max_rows)
+            return StepResult(loss, [slice(0, x.shape[0])], [output])
         parts = split_rows(x.shape[0], self.workers)
         if self._draws and len(parts) > 1:  # replica masks: a stream fixed by the model's rng
             seeds = model.rng.integers(2**63, size=len(parts) - 1)
@@ -177,11 +184,9 @@ class DataParallel:
         weights = [(part.stop - part.start) / x.shape[0] for part in parts]
         if len(parts) > 1:
             grads = model.params.grad_data
-            grads *= weights[0]
+            grads *= weights[0]  # part 0's gradient, in the model's own buffer, starts the sum
             for replica, weight in zip(self.replicas[1:], weights[1:], strict=False):
-                weighted = replica.params.grad_data
-                weighted *= weight
-                grads += weighted
+                add_weighted(grads, replica.params.grad_data, weight)
         data = sum(w * loss.data for w, (_, loss) in zip(weights, results, strict=True))
         loss = LossBreakdown(data, results[0][1].l2)
         return StepResult(loss, parts, [output for output, _ in results])
@@ -219,43 +224,39 @@ class DataParallel:
         self.close()
 
 
-def split_rows(m: int, parts: int) -> list[slice]:
-    """``m`` rows cut into at most ``parts`` contiguous slices whose sizes differ by at most
-    one, the larger first (as ``np.array_split`` does)."""
-    parts = max(1, min(parts, m))
-    size, larger = divmod(m, parts)
-    bounds = [k * size + min(k, larger) for k in range(parts + 1)]
-    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
-
-
-def chunk_rows(rows: int, chunk: int) -> list[slice]:
-    """``rows`` rows in consecutive slices of ``chunk`` rows (the last one may be shorter)."""
-    return [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
-
-
 def _forward_backward(
     model: Sequential, x: np.ndarray, y: Any, max_rows: int
 ) -> tuple[np.ndarray, LossBreakdown]:
-    """Forward, loss and backward of (x, y) on ``model``, in chunks of at most ``max_rows``
-    rows whose gradients are summed with weights (rows in chunk)/(rows in x), as above."""
-    chunks = split_rows(x.shape[0], -(-x.shape[0] // max_rows))
+    """Forward, loss and backward of (x, y) on ``model``: in one pass, or for more than
+    ``max_rows`` rows in near-equal chunks whose gradients are summed with weights
+    (rows in chunk)/(rows in x), as above."""
+    if x.shape[0] <= max_rows:
+        output = model.forward_batch(x, training=True)
+        loss = model.compute_loss(output, y)
+        model.backward(y)
+        return output, loss
     outputs, data = [], 0.0
-    total = None if len(chunks) == 1 else np.zeros_like(model.params.grad_data)
-    for chunk in chunks:
+    total = np.zeros_like(model.params.grad_data)
+    for chunk in split_rows(x.shape[0], -(-x.shape[0] // max_rows)):
         output = model.forward_batch(x[chunk], training=True)
         loss = model.compute_loss(output, y[chunk])
         model.backward(y[chunk])
         weight = (chunk.stop - chunk.start) / x.shape[0]
         data += weight * loss.data
         outputs.append(output)
-        if total is not None:
-            grads = model.params.grad_data
-            grads *= weight
-            total += grads
-    if total is not None:
-        model.params.grad_data[...] = total
-    output = outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
-    return output, LossBreakdown(data, loss.l2)
+        add_weighted(total, model.params.grad_data, weight)
+    model.params.grad_data[...] = total
+    return np.concatenate(outputs), LossBreakdown(data, loss.l2)
+
+
+def add_weighted(total: np.ndarray, part: np.ndarray, weight: float) -> None:
+    """total += weight · part: one term of ∇L = Σ_k (m_k/m) ∇L_k.
+
+    ``part`` is a spent gradient buffer (a replica's, or the model's between two chunks), so
+    it is scaled in place: no temporary array is allocated.
+    """
+    part *= weight
+    total += part
 
 
 def _map(work: Callable[[Sequential, slice], T], model: Sequential, chunks: list[slice]) -> list[T]:

@@ -85,7 +85,10 @@ class CosineDecay(Schedule):
 
 
 class ReduceOnPlateau(Callback):
-    """Multiply the rate by ``factor`` when ``monitor`` stops improving (Keras' semantics)."""
+    """Multiply the rate by ``factor`` when ``monitor`` stops improving (Keras' semantics).
+
+    ``mode``: ``"min"`` or ``"max"``; by default max for accuracies, min otherwise.
+    """
 
     type_name = "reduce_on_plateau"
 
@@ -97,10 +100,11 @@ class ReduceOnPlateau(Callback):
         min_delta: float = 1e-4,
         min_learning_rate: float = 0.0,
         cooldown: int = 0,
+        mode: str | None = None,
     ) -> None:
         if not 0 < factor < 1:
             raise ValueError(f"reduce_on_plateau: factor must be in (0, 1), got {factor!r}")
-        self.monitor = Monitor(monitor, min_delta, "reduce_on_plateau")
+        self.monitor = Monitor(monitor, min_delta, "reduce_on_plateau", mode)
         self.factor = float(factor)
         self.patience = _positive_int("reduce_on_plateau", "patience", patience, zero=True)
         self.min_learning_rate = float(min_learning_rate)

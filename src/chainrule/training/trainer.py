@@ -10,84 +10,28 @@ reproduces ``fit`` exactly with a hand-written loop.
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from chainrule.nn.batching import chunk_rows
 from chainrule.nn.model import Sequential, classes_of
 from chainrule.nn.optim import Optimizer
-from chainrule.training.callbacks import Callback
+from chainrule.training.callbacks import BestValue, Callback
 from chainrule.training.checkpoint import Checkpoint, generator_state, restore_generator
-from chainrule.training.parallel import DataParallel, check_threads, chunk_rows, plan_threads
-from chainrule.utils.atomic import atomic_write_text
+from chainrule.training.history import History
+from chainrule.training.parallel import DataParallel, ThreadPlan, check_threads, plan_threads
 
 MODES = ("minibatch", "stochastic", "batch")
 #: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
 INTERRUPTED_CHECKPOINT = "interrupted.safetensors"
-EPOCH_KEYS = (
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "seconds",
-)
-
-
-@dataclass
-class History:
-    """Per-epoch logs (one list per key, equal lengths) and the loss of every step."""
-
-    epochs: dict[str, list[float | None]] = field(
-        default_factory=lambda: {key: [] for key in EPOCH_KEYS}
-    )
-    step_loss: list[float] = field(default_factory=list)
-
-    def append(self, logs: dict[str, float | None]) -> None:
-        for key in EPOCH_KEYS:
-            self.epochs[key].append(logs.get(key))
-
-    def __len__(self) -> int:
-        return len(self.epochs["epoch"])
-
-    def __getitem__(self, key: str) -> list[float | None]:
-        return self.epochs[key]
-
-    def last(self) -> dict[str, float | None]:
-        return {key: values[-1] for key, values in self.epochs.items()} if len(self) else {}
-
-    def to_dict(self) -> dict[str, list[float | None]]:
-        """The per-epoch lists, as ``chainrule.reporting.figures.plot_history`` takes them."""
-        return {key: list(values) for key, values in self.epochs.items()}
-
-    def to_csv(self, path: str | Path) -> None:
-        lines = [",".join(EPOCH_KEYS)]
-        for index in range(len(self)):
-            values = (self.epochs[key][index] for key in EPOCH_KEYS)
-            lines.append(",".join("" if v is None else f"{v:.10g}" for v in values))
-        atomic_write_text(path, "\n".join(lines) + "\n")
-
-    def steps_to_csv(self, path: str | Path) -> None:
-        """The loss of every step, one line each (``step,loss``)."""
-        lines = ["step,loss", *(f"{i},{loss:.10g}" for i, loss in enumerate(self.step_loss, 1))]
-        atomic_write_text(path, "\n".join(lines) + "\n")
-
-    @classmethod
-    def from_csv(cls, path: str | Path) -> History:
-        history = cls()
-        with open(path, newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                history.append({k: float(v) if v else None for k, v in row.items()})
-        return history
 
 
 @dataclass
@@ -162,10 +106,6 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.augment = augment
         self.threads = check_threads(threads)
-        self._parallel: DataParallel | None = None
-        self.epoch_progress = EpochProgress()
-        self._resumed_progress: EpochProgress | None = None
-        self.interrupt_requested = False
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
             raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
@@ -176,8 +116,24 @@ class Trainer:
             from chainrule.training.progress import ProgressBar
 
             self._hooks.append(ProgressBar())
-        self.stop_training = False
+        # What a run changes as it goes; ``fit`` starts each of these afresh (or restores it
+        # from the checkpoint it resumes).
         self.history = History()
+        self.stop_training = False  # a callback sets it to end training after this epoch
+        self.interrupt_requested = False  # Ctrl-C: stop at the next step boundary
+        self.examples = 0  # training examples, and the steps they make per epoch
+        self.steps_per_epoch = 0
+        self.epoch = 0  # the epoch being trained, counted from 0
+        self.epoch_progress = EpochProgress()
+        self._resumed_progress: EpochProgress | None = None
+        self.order_rng = np.random.default_rng(seed)  # batch order
+        self.augment_rng = np.random.default_rng([seed, 1])
+        #: The lowest monitored loss (val_loss, else train_loss) of any epoch so far: the
+        #: epoch that ``best.safetensors`` holds. Checkpoints keep it, so a resumed run
+        #: replaces that file only with a better epoch.
+        self.best_checkpoint = BestValue("min", owner="checkpoint")
+        self.thread_plan: ThreadPlan | None = None  # set by fit from the batch size
+        self._parallel: DataParallel | None = None  # the threads a running fit steps with
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(
@@ -200,17 +156,17 @@ class Trainer:
         x, y = self._check_data(x, y, "training")
         if validation_data is not None:
             validation_data = self._check_data(*validation_data, "validation")
-        self.stop_training = False
+        batch_size = self.effective_batch_size(x.shape[0])
         self.history = History()
+        self.stop_training = False
+        self.interrupt_requested = False
         self.examples = x.shape[0]
-        self.steps_per_epoch = math.ceil(self.examples / self.effective_batch_size(x.shape[0]))
+        self.steps_per_epoch = math.ceil(self.examples / batch_size)
+        self.epoch = 0
         self.order_rng = np.random.default_rng(self.seed)
         self.augment_rng = np.random.default_rng([self.seed, 1])
-        self.best_checkpoint_value = math.inf
-        self.thread_plan = plan_threads(
-            self.model, self.effective_batch_size(x.shape[0]), self.threads
-        )
-        self.interrupt_requested = False
+        self.best_checkpoint.reset()
+        self.thread_plan = plan_threads(self.model, batch_size, self.threads)
         with (
             self.thread_plan.limits(),
             DataParallel(self.model, self.thread_plan.workers) as par,
@@ -296,6 +252,7 @@ class Trainer:
             step_loss=np.asarray(self.history.step_loss, dtype=np.float64),
             trainer={"stopped": self.stop_training, "epochs": self.epochs, "mode": self.mode,
                      "batch_size": self.batch_size, "seed": self.seed,
+                     "best_checkpoint": self.best_checkpoint.best,
                      "epoch_progress": asdict(progress) if progress else None},
         )  # fmt: skip
 
@@ -325,21 +282,26 @@ class Trainer:
             self.history.epochs[key] = list(values)
         self.history.step_loss = checkpoint.step_loss.tolist()
         self.stop_training = bool(checkpoint.trainer.get("stopped", False))
+        # (a checkpoint written before this was kept starts the best afresh)
+        self.best_checkpoint.best = float(checkpoint.trainer.get("best_checkpoint", math.inf))
         progress = checkpoint.trainer.get("epoch_progress")
         self._resumed_progress = EpochProgress(**progress) if progress else None
         return checkpoint.epoch
 
     def _write_checkpoint(self, epoch: int, logs: dict[str, float]) -> None:
+        """The epoch's checkpoint (the last ``keep_last`` are kept), and ``best.safetensors``
+        when its val_loss (train_loss without validation) is the lowest so far."""
         if self.checkpoint_dir is None:
             return
+        monitored = logs.get("val_loss", logs["train_loss"])
+        # Before the checkpoint is taken, so that it holds the best including this epoch.
+        is_best = monitored is not None and self.best_checkpoint.update(monitored)
         checkpoint = self.checkpoint(epoch)
         checkpoint.save(self.checkpoint_dir / _epoch_file(epoch))
         (self.checkpoint_dir / INTERRUPTED_CHECKPOINT).unlink(missing_ok=True)  # superseded
         for old in sorted(self.checkpoint_dir.glob("epoch-*.safetensors"))[: -self.keep_last]:
             old.unlink(missing_ok=True)
-        monitored = logs.get("val_loss", logs["train_loss"])
-        if monitored is not None and monitored < self.best_checkpoint_value:
-            self.best_checkpoint_value = monitored
+        if is_best:
             checkpoint.save(self.checkpoint_dir / "best.safetensors")
 
     def _run_epoch(
@@ -371,42 +333,39 @@ class Trainer:
         raise TrainingInterrupted(self.epoch + 1, self.epoch_progress.steps, saved)
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
-        """One update: forward, loss, backward, optimizer step. Returns (loss, correct)."""
+        """One update: forward, loss, backward, optimizer step. Returns (loss, correct).
+
+        Forward and backward go through ``DataParallel`` (with one worker: the model's own
+        pass, nothing split or copied); the batch is checked once, by ``fit``.
+        """
         model = self.model
-        if self._parallel is not None and self._parallel.splits(xb.shape[0]):
-            result = self._parallel.forward_backward(xb, yb)
-            loss = result.loss.total
-            if not math.isfinite(loss):
-                raise self._diverged("the loss", loss)
-            correct = sum(
-                count_correct(output, yb[part])
-                for part, output in zip(result.parts, result.outputs, strict=True)
-            )
-        else:
-            output = model.forward_batch(xb, training=True)  # fit checked the data once
-            loss = model.compute_loss(output, yb).total
-            if not math.isfinite(loss):
-                raise self._diverged("the loss", loss)
-            model.backward(yb)
-            correct = count_correct(output, yb)
-        grads = model.params.grad_data
-        with np.errstate(over="ignore", invalid="ignore"):
-            squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
-        if not math.isfinite(squared_norm):
-            raise self._diverged(_first_non_finite(model), loss)
-        self.optimizer.step(model.params.data, grads)
+        result = self._data_parallel().forward_backward(xb, yb)
+        loss = result.loss.total
+        self._check_finite(loss)
+        # each part's output against its rows of yb (one part: the whole batch)
+        correct = sum(map(count_correct, result.outputs, [yb[rows] for rows in result.parts]))
+        self.optimizer.step(model.params.data, model.params.grad_data)
         self.history.step_loss.append(loss)
         self._call("on_step_end", len(self.history.step_loss), loss)
         return loss, correct
 
-    def _diverged(self, quantity: str, loss: float) -> TrainingDiverged:
+    def _check_finite(self, loss: float) -> None:
+        """Raise ``TrainingDiverged`` if the loss or any gradient is NaN or infinite."""
+        if not math.isfinite(loss):
+            raise self._diverged("the loss")
+        grads = self.model.params.grad_data
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
+        if not math.isfinite(squared_norm):
+            raise self._diverged(_first_non_finite(self.model))
+
+    def _diverged(self, quantity: str) -> TrainingDiverged:
         step = len(self.history.step_loss) + 1
-        epoch_step = step - self.epoch * self.steps_per_epoch if hasattr(self, "epoch") else step
         last = self.history.step_loss[-1] if self.history.step_loss else None
         return TrainingDiverged(
-            epoch=getattr(self, "epoch", 0) + 1,
+            epoch=self.epoch + 1,
             step=step,
-            epoch_step=epoch_step,
+            epoch_step=step - self.epoch * self.steps_per_epoch,
             quantity=quantity,
             last_finite_loss=last,
             learning_rate=self.optimizer.learning_rate,
@@ -427,14 +386,18 @@ class Trainer:
             loss = replica.compute_loss(output, y[rows]).data * (rows.stop - rows.start)
             return loss, count_correct(output, y[rows])
 
-        if self._parallel is not None and self._parallel.workers > 1:  # validation in fit
-            results = self._parallel.map_chunks(evaluate_chunk, x.shape[0], chunk)
-        else:
-            results = [evaluate_chunk(model, rows) for rows in chunk_rows(x.shape[0], chunk)]
+        results = self._data_parallel().map_chunks(evaluate_chunk, x.shape[0], chunk)
         total_loss = sum(loss for loss, _ in results)
         correct = sum(right for _, right in results)
         l2 = model.l2.value(model.params.data[: model.params.n_regularized])
         return total_loss / x.shape[0] + l2, correct / x.shape[0]
+
+    def _data_parallel(self) -> DataParallel:
+        """The threads of the running ``fit``; outside it, the model alone (one worker owns
+        no thread pool, so there is nothing to close)."""
+        if self._parallel is not None:
+            return self._parallel
+        return DataParallel(self.model, workers=1)
 
     # -- parts ------------------------------------------------------------------------------
     def effective_batch_size(self, examples: int) -> int:
@@ -508,15 +471,18 @@ def iterate_batches(
     skip: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Batches of (x, y) in a fresh random order per call (or in order without a generator),
-    leaving out the first ``skip`` batches of that order."""
-    n = x.shape[0]
+    leaving out the first ``skip`` batches of that order.
+
+    In order, a batch is a view of ``x``; shuffled, it is gathered with ``np.take``.
+    """
+    batches = chunk_rows(x.shape[0], batch_size)[skip:]
     if order_rng is None:
-        for start in range(skip * batch_size, n, batch_size):
-            yield x[start : start + batch_size], y[start : start + batch_size]
+        for rows in batches:
+            yield x[rows], y[rows]
         return
-    order = order_rng.permutation(n)
-    for start in range(skip * batch_size, n, batch_size):
-        index = order[start : start + batch_size]
+    order = order_rng.permutation(x.shape[0])
+    for rows in batches:
+        index = order[rows]
         yield np.take(x, index, axis=0), np.take(y, index, axis=0)
 
 

@@ -166,6 +166,27 @@ def test_training_normalizes_each_channel_and_inference_uses_running_statistics(
     np.testing.assert_allclose(model.forward(x, training=False), expected)
 
 
+def test_backward_differentiates_the_mode_of_the_last_forward(rng):
+    """After a training forward then an inference one, backward is inference's: the running
+    statistics are constants, so dx = dy ⊙ γ / √(σ²_run + ε); and the other way round."""
+    layer, model = built((3,))
+    model.params["batch_norm_1.gamma"] = [1.5, -0.7, 2.0]
+    x, dy = rng.normal(2.0, 3.0, size=(6, 3)), rng.normal(size=(6, 3))
+    layer.forward(x, training=True)
+    layer.forward(x, training=False)
+    dx = layer.backward(dy)
+    np.testing.assert_allclose(dx, dy * layer.gamma / np.sqrt(layer.running_var + 1e-5))
+    layer.forward(x, training=True)
+    x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)
+    dx = layer.backward(dy)
+    expected = (
+        layer.gamma
+        / np.sqrt(x.var(axis=0) + 1e-5)
+        * (dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0))
+    )
+    np.testing.assert_allclose(dx, expected, rtol=1e-10)
+
+
 def test_running_statistics_are_state_not_parameters():
     layer, model = built((3,))
     assert model.params.keys() == ["batch_norm_1.gamma", "batch_norm_1.beta"]

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from chainrule.nn.init import Constant, Zeros
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.params import ParameterSpec
+
+
+@dataclass(slots=True)
+class _TrainingCache:
+    """What a training forward leaves for backward: it normalized with the batch's own μ and
+    σ², so backward differentiates through them too."""
+
+    mode: ClassVar[str] = "training"
+    x_hat: np.ndarray  # x̂ = (x - μ)/s
+    inv_std: np.ndarray  # 1/s, broadcast against x
+
+
+@dataclass(slots=True)
+class _InferenceCache:
+    """What an inference forward leaves for backward: μ_run and σ²_run are constants here,
+    and x̂ is computed only if backward asks for it."""
+
+    mode: ClassVar[str] = "inference"
+    x: np.ndarray
+    mean: np.ndarray  # μ_run, broadcast against x
+    inv_std: np.ndarray  # 1/√(σ²_run + ε), broadcast against x
 
 
 class BatchNorm(Layer):
@@ -76,7 +98,8 @@ class BatchNorm(Layer):
         self.running_mean: np.ndarray | None = None
         self.running_var: np.ndarray | None = None
         self._axes: tuple[int, ...] = (0,)
-        self._cache: tuple[np.ndarray, ...] | None = None
+        #: The last forward's mode and what its backward needs.
+        self._cache: _TrainingCache | _InferenceCache | None = None
 
     # -- shapes and parameters ------------------------------------------------------------
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -166,7 +189,7 @@ class BatchNorm(Layer):
             scale = self.gamma * inv_std  # y = x ⊙ scale + (β - μ_run ⊙ scale)
             y = x * self._broadcast(scale)
             y += self._broadcast(self.beta - mean * scale)
-            self._cache = (x, self._broadcast(mean), self._broadcast(inv_std), None)
+            self._cache = _InferenceCache(x, self._broadcast(mean), self._broadcast(inv_std))
             return y
 
         count = x.size // self.features  # M values per feature
@@ -188,21 +211,22 @@ class BatchNorm(Layer):
         self.running_mean += m * mean.reshape(-1)
         self.running_var *= 1 - m
         self.running_var += (m * count / (count - 1)) * variance.reshape(-1)  # unbiased
-        self._cache = (None, None, inv_std, x_hat)
+        self._cache = _TrainingCache(x_hat, inv_std)
         return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        self._check_forward_ran(self._cache)
-        x, mean, inv_std, x_hat = self._cache
-        if x_hat is None:  # inference mode: μ_run, σ²_run are constants
-            x_hat = (x - mean) * inv_std
+        cache = self._cache
+        self._check_forward_ran(cache)
+        inference = cache.mode == "inference"  # μ_run, σ²_run are constants
+        inv_std = cache.inv_std
+        x_hat = (cache.x - cache.mean) * inv_std if inference else cache.x_hat
         dy = dout
         np.sum(dy, axis=self._axes, out=self.dbeta)  # dβ = Σ dy
         np.sum(dy * x_hat, axis=self._axes, out=self.dgamma)  # dγ = Σ dy ⊙ x̂
         if not self.needs_input_grad:
             return None
         scale = self._broadcast(self.gamma) * inv_std  # γ / s
-        if x is not None:  # inference: dx = dy ⊙ γ / √(σ²_run + ε)
+        if inference:  # dx = dy ⊙ γ / √(σ²_run + ε)
             return dy * scale
         count = dy.size // self.features
         mean_dy = self._broadcast(self.dbeta) / count  # mean(dy)

@@ -1,0 +1,44 @@
+"""Rows of a batch cut into slices: the one place that decides where a batch is cut.
+
+Batches are rows (``x`` has shape ``(m, ...)``), so every cut is a ``slice`` of rows and
+``x[rows]`` is a view, never a copy. Two ways to cut:
+
+- ``chunk_rows(m, chunk)``: consecutive slices of ``chunk`` rows, the last one shorter
+  (training batches, inference chunks, chunked statistics and augmentation);
+- ``split_rows(m, parts)``: at most ``parts`` slices of near-equal size (one part per thread,
+  or the fewest equal chunks under a memory bound).
+
+Both cover every row exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+
+def chunk_rows(rows: int, chunk: int) -> list[slice]:
+    """``rows`` rows in consecutive slices of ``chunk`` rows (the last one may be shorter).
+
+    >>> chunk_rows(10, 4)
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1 (rows per slice), got {chunk!r}")
+    return [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
+
+
+def split_rows(rows: int, parts: int) -> list[slice]:
+    """``rows`` rows cut into at most ``parts`` contiguous slices whose sizes differ by at most
+    one, the larger first (as ``np.array_split`` does). Never more slices than rows, and
+    always at least one (``slice(0, 0)`` for no rows).
+
+    >>> split_rows(7, 2)
+    [slice(0, 4, None), slice(4, 7, None)]
+    """
+    if isinstance(parts, bool) or not isinstance(parts, numbers.Integral) or parts < 1:
+        raise ValueError(f"parts must be an integer >= 1 (slices to cut), got {parts!r}")
+    parts = max(1, min(parts, rows))
+    size, larger = divmod(rows, parts)
+    bounds = [k * size + min(k, larger) for k in range(parts + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]

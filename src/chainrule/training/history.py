@@ -1,0 +1,72 @@
+"""History: what a training run logged, epoch by epoch and step by step.
+
+Each epoch appends one value per key of ``EPOCH_KEYS`` (None where a quantity was not
+measured, such as ``val_loss`` without a validation split), so every list has one entry per
+epoch; ``step_loss`` holds the training loss of every optimizer step. The run directory keeps
+both as ``history.csv`` and ``steps.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chainrule.utils.atomic import atomic_write_text
+
+EPOCH_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
+)
+
+
+@dataclass
+class History:
+    """Per-epoch logs (one list per key, equal lengths) and the loss of every step."""
+
+    epochs: dict[str, list[float | None]] = field(
+        default_factory=lambda: {key: [] for key in EPOCH_KEYS}
+    )
+    step_loss: list[float] = field(default_factory=list)
+
+    def append(self, logs: dict[str, float | None]) -> None:
+        for key in EPOCH_KEYS:
+            self.epochs[key].append(logs.get(key))
+
+    def __len__(self) -> int:
+        return len(self.epochs["epoch"])
+
+    def __getitem__(self, key: str) -> list[float | None]:
+        return self.epochs[key]
+
+    def last(self) -> dict[str, float | None]:
+        return {key: values[-1] for key, values in self.epochs.items()} if len(self) else {}
+
+    def to_dict(self) -> dict[str, list[float | None]]:
+        """The per-epoch lists, as ``chainrule.reporting.figures.plot_history`` takes them."""
+        return {key: list(values) for key, values in self.epochs.items()}
+
+    def to_csv(self, path: str | Path) -> None:
+        lines = [",".join(EPOCH_KEYS)]
+        for index in range(len(self)):
+            values = (self.epochs[key][index] for key in EPOCH_KEYS)
+            lines.append(",".join("" if v is None else f"{v:.10g}" for v in values))
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+    def steps_to_csv(self, path: str | Path) -> None:
+        """The loss of every step, one line each (``step,loss``)."""
+        lines = ["step,loss", *(f"{i},{loss:.10g}" for i, loss in enumerate(self.step_loss, 1))]
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> History:
+        history = cls()
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                history.append({k: float(v) if v else None for k, v in row.items()})
+        return history
