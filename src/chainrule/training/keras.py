@@ -54,7 +54,8 @@ from chainrule.nn.losses import LOSSES, Loss, get_loss
 from chainrule.nn.model import Sequential as EngineSequential
 from chainrule.nn.optim import Optimizer, get_optimizer
 from chainrule.training.callbacks import Callback
-from chainrule.training.history import History, Trainer
+from chainrule.training.history import History
+from chainrule.training.trainer import Trainer
 from chainrule.utils.validation import check_number
 
 #: Keras loss names that are spelled differently here. The project's categorical
