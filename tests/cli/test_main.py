@@ -58,7 +58,7 @@ def test_missing_file_and_bad_arguments_exit_2(capsys, tmp_path):
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
     assert main(["train", str(RECIPE), "--threads", "0"]) == 2  # before any data is loaded
-    assert "threads must be an integer >= 1" in capsys.readouterr().err
+    assert "threads (cores to use) must be an integer >= 1" in capsys.readouterr().err
 
 
 # -- train, evaluate, plot, datasets -----------------------------------------------------------

@@ -135,6 +135,18 @@ def test_best_value_tracks_the_best_in_its_mode(mode, values, improvements):
     assert best.best == (math.inf if mode == "min" else -math.inf)
 
 
+def test_early_stopping_has_its_whole_state_before_training():
+    """Every attribute exists from construction, so a checkpoint taken before ``fit`` works;
+    ``on_train_begin`` starts the same state afresh for each run."""
+    stopper = EarlyStopping(patience=2)
+    fresh = stopper.state_dict()
+    assert fresh == ({}, {"best": math.inf, "wait": 0, "best_epoch": None, "stopped_epoch": None})
+    drive(stopper, [1.0, 2.0, 3.0])
+    assert stopper.state_dict()[1]["stopped_epoch"] == 2
+    stopper.on_train_begin(fake_trainer())
+    assert stopper.state_dict() == fresh
+
+
 def test_a_monitor_derives_its_default_mode_once():
     assert [default_mode(n) for n in ("val_accuracy", "train_acc", "val_loss")] == [
         "max",
@@ -186,6 +198,9 @@ def test_a_diverged_nan_loss_counts_as_no_improvement():
         ({"patience": 0}, "patience must be an integer >= 1, got 0"),
         ({"patience": 2.0}, "patience must be an integer >= 1, got 2.0"),
         ({"min_delta": -0.1}, "min_delta must be a number >= 0, got -0.1"),
+        ({"min_delta": True}, "min_delta must be a number >= 0, got True"),
+        ({"min_delta": math.nan}, "min_delta must be a number >= 0, got nan"),
+        ({"min_delta": "0.1"}, "min_delta must be a number >= 0, got '0.1'"),
         ({"monitor": ""}, "monitor must name a logged quantity"),
         ({"mode": "auto"}, "mode must be one of min, max, got 'auto'"),
     ],

@@ -83,6 +83,13 @@ def test_files_and_the_text_reading(digits, tmp_path):
     assert "grad norm" in text
 
 
+@pytest.mark.parametrize("every", [0, 2.5, True])
+def test_every_must_be_a_step_count(every):
+    with pytest.raises(ValueError) as error:
+        Diagnostics(every=every)
+    assert str(error.value) == f"diagnostics: every must be an integer >= 1, got {every!r}"
+
+
 def test_missing_diagnostics_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="--diagnostics"):
         load_records(tmp_path / "diagnostics.csv")

@@ -1,8 +1,9 @@
 """History: one list per epoch key, the loss of every step, and their CSV files."""
 
 import numpy as np
+import pytest
 
-from chainrule.training.history import EPOCH_KEYS, History
+from chainrule.training.history import EPOCH_KEYS, KERAS_NAMES, History
 
 
 def logged(epochs, validation=True, seed=0):
@@ -64,3 +65,39 @@ def test_steps_csv_has_one_numbered_line_per_step(tmp_path):
     assert header == "step,loss"
     assert [int(line.split(",")[0]) for line in lines] == list(range(1, 7))
     np.testing.assert_allclose([float(line.split(",")[1]) for line in lines], history.step_loss)
+
+
+def test_keras_names_read_the_same_lists():
+    """``history.history["loss"]`` and friends, as a Keras tutorial writes them."""
+    history = logged(3)
+    keras = history.history
+    assert list(keras) == ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    for ours, theirs in KERAS_NAMES.items():
+        assert keras[theirs] == history[ours]
+    assert keras["loss"] == history["train_loss"]
+    assert history.epoch == [0, 1, 2]  # Keras counts epochs from 0; history["epoch"] from 1
+    assert history["epoch"] == [1, 2, 3]
+
+
+def test_keras_names_hold_only_what_was_measured():
+    keras = logged(2, validation=False).history
+    assert set(keras) == {"loss", "accuracy", "learning_rate"}
+    assert History().history == {} and History().epoch == []
+
+
+def test_the_keras_view_is_read_only():
+    history = logged(2)
+    history.history["loss"].append(99.0)
+    history.history.pop("val_loss")
+    assert len(history["train_loss"]) == 2
+    assert "val_loss" in history.history
+    with pytest.raises(AttributeError):
+        history.history = {}
+
+
+def test_the_keras_view_reads_a_history_loaded_from_csv(tmp_path):
+    """Epochs read back as floats from the CSV still count as Keras's integers."""
+    logged(3).to_csv(tmp_path / "history.csv")
+    loaded = History.from_csv(tmp_path / "history.csv")
+    assert loaded.epoch == [0, 1, 2] and all(type(e) is int for e in loaded.epoch)
+    np.testing.assert_allclose(loaded.history["val_accuracy"], logged(3)["val_accuracy"])

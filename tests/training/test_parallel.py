@@ -156,6 +156,13 @@ def test_batch_norm_models_are_not_split():
         assert not whole_batches.splits(100_000)  # never cut, not even into chunks
 
 
+@pytest.mark.parametrize("workers", [0, 1.0, True])
+def test_workers_must_be_a_count(workers):
+    with pytest.raises(ValueError) as error:
+        DataParallel(small_cnn(), workers=workers)
+    assert str(error.value) == f"workers must be an integer >= 1, got {workers!r}"
+
+
 def test_plan_for_the_shipped_recipes_and_an_mlp():
     lenet = load_recipe(f"{RECIPES}/cnn-lenet.yaml")
     cnn = lenet.build_model(input_shape=(1, 28, 28))
@@ -167,7 +174,9 @@ def test_plan_for_the_shipped_recipes_and_an_mlp():
     assert mlp.multiply_adds() == 784 * 128 + 128 * 64 + 64 * 10
     assert plan_threads(mlp, 32, threads=2) == ThreadPlan(workers=1, blas_threads=1)
     assert plan_threads(mlp, 512, threads=2) == ThreadPlan(workers=1, blas_threads=2)
-    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+    with pytest.raises(
+        ValueError, match=r"^threads \(cores to use\) must be an integer >= 1, got 0$"
+    ):
         plan_threads(mlp, 32, threads=0)
 
 

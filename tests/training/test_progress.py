@@ -82,3 +82,21 @@ def test_progress_false_prints_nothing(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == ""
+
+
+def test_a_new_bar_has_its_whole_state_and_each_run_starts_it_afresh():
+    screen = io.StringIO()
+    bar = ProgressBar(Console(file=screen, force_terminal=True, width=120))
+    assert (bar.epochs, bar.progress, bar.task, bar.every, bar.steps_in_epoch) == (
+        0,
+        None,
+        None,
+        1,
+        0,
+    )
+    fit(epochs=2, callbacks=[bar], progress=False)
+    first = bar.progress
+    assert bar.epochs == 2 and first is not None and bar.task is not None
+    fit(epochs=1, callbacks=[bar], progress=False)
+    assert bar.epochs == 1 and bar.progress is not first
+    assert "epoch 1/1" in screen.getvalue()

@@ -201,7 +201,7 @@ def test_an_unknown_schedule_lists_the_valid_names():
         (lambda: StepDecay(gamma=-0.5), "step: gamma must be a number > 0, got -0.5"),
         (lambda: StepDecay(step_size=0), "step: step_size must be an integer >= 1, got 0"),
         (lambda: CosineDecay(epochs=0), "cosine: epochs must be an integer >= 1, got 0"),
-        (lambda: ReduceOnPlateau(factor=1.5), r"factor must be in \(0, 1\), got 1.5"),
+        (lambda: ReduceOnPlateau(factor=1.5), r"factor must be a number in \(0, 1\), got 1.5"),
         (lambda: ReduceOnPlateau(patience=-1), "patience must be an integer >= 0, got -1"),
         (lambda: ReduceOnPlateau(cooldown=-1), "cooldown must be an integer >= 0, got -1"),
         (lambda: get_schedule({"name": "step", "gama": 0.5}), "unknown argument"),

@@ -288,6 +288,9 @@ def test_count_correct_takes_labels_or_one_hot_rows():
         ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
         ({"epochs": 2.5}, "epochs must be an integer >= 1, got 2.5"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": True}, "batch_size must be an integer >= 1, got True"),
+        ({"keep_last": 0}, "keep_last must be an integer >= 1, got 0"),
+        ({"keep_last": "2"}, "keep_last must be an integer >= 1, got '2'"),
     ],
 )
 def test_bad_trainer_options_are_rejected(options, message):

@@ -14,7 +14,8 @@ Both cover every row exactly once, in order.
 from __future__ import annotations
 
 import itertools
-import numbers
+
+from chainrule.utils.validation import check_integer
 
 
 def chunk_rows(rows: int, chunk: int) -> list[slice]:
@@ -23,8 +24,7 @@ def chunk_rows(rows: int, chunk: int) -> list[slice]:
     >>> chunk_rows(10, 4)
     [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
     """
-    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1 (rows per slice), got {chunk!r}")
+    chunk = check_integer(chunk, "chunk (rows per slice)")
     return [slice(start, min(start + chunk, rows)) for start in range(0, rows, chunk)]
 
 
@@ -36,9 +36,7 @@ def split_rows(rows: int, parts: int) -> list[slice]:
     >>> split_rows(7, 2)
     [slice(0, 4, None), slice(4, 7, None)]
     """
-    if isinstance(parts, bool) or not isinstance(parts, numbers.Integral) or parts < 1:
-        raise ValueError(f"parts must be an integer >= 1 (slices to cut), got {parts!r}")
-    parts = max(1, min(parts, rows))
+    parts = max(1, min(check_integer(parts, "parts (slices to cut)"), rows))
     size, larger = divmod(rows, parts)
     bounds = [k * size + min(k, larger) for k in range(parts + 1)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]

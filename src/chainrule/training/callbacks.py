@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.utils.validation import check_integer, check_number
+
 
 class Callback:
     type_name = "callback"
@@ -61,10 +63,8 @@ class BestValue:
     def __init__(self, mode: str = "min", min_delta: float = 0.0, owner: str = "best") -> None:
         if mode not in MODES:
             raise ValueError(f"{owner}: mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if not isinstance(min_delta, int | float) or min_delta < 0:
-            raise ValueError(f"{owner}: min_delta must be a number >= 0, got {min_delta!r}")
         self.mode = mode
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number(min_delta, "min_delta", minimum=0, where=owner)
         self.reset()
 
     def reset(self) -> None:
@@ -136,18 +136,21 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = True,
         mode: str | None = None,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"early_stopping: patience must be an integer >= 1, got {patience!r}")
+        self.patience = check_integer(patience, "patience", where="early_stopping")
         self.monitor = Monitor(monitor, min_delta, "early_stopping", mode)
-        self.patience = patience
         self.restore_best_weights = bool(restore_best_weights)
+        # One run's state; ``on_train_begin`` starts it afresh for every fit.
+        self.wait = 0  # epochs since the last improvement
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_params: np.ndarray | None = None  # the best epoch's parameters
 
     def on_train_begin(self, trainer: Any) -> None:
         self.monitor.reset()
         self.wait = 0
-        self.best_epoch: int | None = None
-        self.stopped_epoch: int | None = None
-        self._best_params: np.ndarray | None = None
+        self.best_epoch = None
+        self.stopped_epoch = None
+        self._best_params = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float], trainer: Any) -> None:
         if self.monitor.improved(logs):

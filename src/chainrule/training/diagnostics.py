@@ -39,6 +39,7 @@ import numpy as np
 from chainrule.nn.layers import Dense, ImprovedSigmoid, ReLU, Sigmoid, Tanh
 from chainrule.training.callbacks import Callback
 from chainrule.utils.atomic import atomic_write_text
+from chainrule.utils.validation import check_integer
 
 FIELDS = ("step", "epoch", "layer", "activation", "grad_norm", "weight_norm", "update_ratio",
           "act_mean", "act_std", "saturated", "dead")  # fmt: skip
@@ -60,9 +61,7 @@ class Diagnostics(Callback):
     type_name = "diagnostics"
 
     def __init__(self, every: int = 50) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"diagnostics: every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = check_integer(every, "every", where="diagnostics")
         self.records: list[dict[str, Any]] = []
         self.histograms: dict[str, dict[str, Any]] = {}
 

@@ -4,6 +4,10 @@ Each epoch appends one value per key of ``EPOCH_KEYS`` (None where a quantity wa
 measured, such as ``val_loss`` without a validation split), so every list has one entry per
 epoch; ``step_loss`` holds the training loss of every optimizer step. The run directory keeps
 both as ``history.csv`` and ``steps.csv``.
+
+For code written against Keras, ``history.history`` and ``history.epoch`` read the same
+numbers under Keras's names (``KERAS_NAMES``): ``history.history["loss"]`` is
+``history["train_loss"]``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ EPOCH_KEYS = (
     "seconds",
 )
 
+#: Our epoch key -> the key Keras's ``History.history`` uses for the same quantity. ``epoch``
+#: has its own attribute in Keras, and ``seconds`` has no Keras counterpart.
+KERAS_NAMES = {
+    "train_loss": "loss",
+    "train_accuracy": "accuracy",
+    "val_loss": "val_loss",
+    "val_accuracy": "val_accuracy",
+    "learning_rate": "learning_rate",
+}
+
 
 @dataclass
 class History:
@@ -43,6 +57,35 @@ class History:
 
     def __getitem__(self, key: str) -> list[float | None]:
         return self.epochs[key]
+
+    @property
+    def history(self) -> dict[str, list[float | None]]:
+        """The per-epoch lists under Keras's names, as Keras's ``History.history`` holds them.
+
+        ==================  ==================
+        Keras key           chainrule key
+        ==================  ==================
+        ``loss``            ``train_loss``
+        ``accuracy``        ``train_accuracy``
+        ``val_loss``        ``val_loss``
+        ``val_accuracy``    ``val_accuracy``
+        ``learning_rate``   ``learning_rate``
+        ==================  ==================
+
+        Only quantities that were measured appear (no ``val_*`` keys without validation data),
+        as in Keras. A fresh copy on every read: changing it changes nothing here.
+        """
+        return {
+            keras: list(self.epochs[key])
+            for key, keras in KERAS_NAMES.items()
+            if any(value is not None for value in self.epochs[key])
+        }
+
+    @property
+    def epoch(self) -> list[int]:
+        """The epochs trained, counted from 0 as Keras's ``History.epoch`` counts them
+        (``history["epoch"]`` counts from 1, as the progress bar and ``history.csv`` do)."""
+        return [int(epoch) - 1 for epoch in self.epochs["epoch"]]
 
     def last(self) -> dict[str, float | None]:
         return {key: values[-1] for key, values in self.epochs.items()} if len(self) else {}

@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from chainrule.nn.batching import chunk_rows, split_rows
 from chainrule.nn.model import LossBreakdown, Sequential
+from chainrule.utils.validation import check_integer
 
 T = TypeVar("T")
 
@@ -85,11 +86,7 @@ def available_cores() -> int:
 
 def check_threads(threads: int | None) -> int | None:
     """``threads`` if it is None (all cores) or an integer >= 1; a clear error otherwise."""
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ValueError(f"threads must be an integer >= 1 (cores to use), got {threads!r}")
-    return threads
+    return None if threads is None else check_integer(threads, "threads (cores to use)")
 
 
 def can_split(model: Sequential) -> bool:
@@ -141,8 +138,7 @@ class DataParallel:
     """
 
     def __init__(self, model: Sequential, workers: int) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        workers = check_integer(workers, "workers")
         if workers > 1 and not can_split(model):
             mixing = [layer.name for layer in model.layers if layer.mixes_examples]
             raise ValueError(

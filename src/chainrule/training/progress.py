@@ -13,6 +13,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -29,6 +30,12 @@ class ProgressBar(Callback):
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self.live = self.console.is_terminal or self.console.is_jupyter
+        # One run's drawing state; ``on_train_begin`` starts it afresh for every fit.
+        self.epochs = 0  # the run's epoch count, for "epoch 3/10"
+        self.progress: Progress | None = None  # the live display (None when not live)
+        self.task: TaskID | None = None  # the current epoch's bar
+        self.every = 1  # redraw every this many steps
+        self.steps_in_epoch = 0
 
     def on_train_begin(self, trainer: Any) -> None:
         self.epochs = trainer.epochs

@@ -21,6 +21,7 @@ from typing import Any
 
 from chainrule.training.callbacks import Callback, Monitor
 from chainrule.utils.registry import Registry
+from chainrule.utils.validation import check_integer, check_number
 
 
 class Schedule(Callback):
@@ -48,8 +49,8 @@ class StepDecay(Schedule):
     type_name = "step"
 
     def __init__(self, step_size: int = 10, gamma: float = 0.1) -> None:
-        self.step_size = _positive_int("step", "step_size", step_size)
-        self.gamma = _positive("step", "gamma", gamma)
+        self.step_size = check_integer(step_size, "step_size", where="step")
+        self.gamma = check_number(gamma, "gamma", minimum=0, strict=True, where="step")
 
     def rate(self, epoch: int, base: float) -> float:
         return base * self.gamma ** (epoch // self.step_size)
@@ -59,7 +60,7 @@ class ExponentialDecay(Schedule):
     type_name = "exponential"
 
     def __init__(self, gamma: float = 0.95) -> None:
-        self.gamma = _positive("exponential", "gamma", gamma)
+        self.gamma = check_number(gamma, "gamma", minimum=0, strict=True, where="exponential")
 
     def rate(self, epoch: int, base: float) -> float:
         return base * self.gamma**epoch
@@ -69,7 +70,7 @@ class CosineDecay(Schedule):
     type_name = "cosine"
 
     def __init__(self, epochs: int | None = None, min_learning_rate: float = 0.0) -> None:
-        self.epochs = None if epochs is None else _positive_int("cosine", "epochs", epochs)
+        self.epochs = None if epochs is None else check_integer(epochs, "epochs", where="cosine")
         self.min_learning_rate = float(min_learning_rate)
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -102,13 +103,19 @@ class ReduceOnPlateau(Callback):
         cooldown: int = 0,
         mode: str | None = None,
     ) -> None:
-        if not 0 < factor < 1:
-            raise ValueError(f"reduce_on_plateau: factor must be in (0, 1), got {factor!r}")
+        self.factor = check_number(
+            factor,
+            "factor",
+            minimum=0,
+            maximum=1,
+            strict=True,
+            strict_maximum=True,
+            where="reduce_on_plateau",
+        )
         self.monitor = Monitor(monitor, min_delta, "reduce_on_plateau", mode)
-        self.factor = float(factor)
-        self.patience = _positive_int("reduce_on_plateau", "patience", patience, zero=True)
+        self.patience = check_integer(patience, "patience", minimum=0, where="reduce_on_plateau")
         self.min_learning_rate = float(min_learning_rate)
-        self.cooldown = _positive_int("reduce_on_plateau", "cooldown", cooldown, zero=True)
+        self.cooldown = check_integer(cooldown, "cooldown", minimum=0, where="reduce_on_plateau")
 
     def on_train_begin(self, trainer: Any) -> None:
         self.monitor.reset()
@@ -142,19 +149,6 @@ class ReduceOnPlateau(Callback):
         self.monitor.best = float(scalars["best"])
         self.wait = int(scalars["wait"])
         self.cooldown_left = int(scalars["cooldown_left"])
-
-
-def _positive(schedule: str, argument: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{schedule}: {argument} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def _positive_int(schedule: str, argument: str, value: Any, zero: bool = False) -> int:
-    low = 0 if zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{schedule}: {argument} must be an integer >= {low}, got {value!r}")
-    return value
 
 
 SCHEDULES: Registry[type[Callback]] = Registry("schedule")

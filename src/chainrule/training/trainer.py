@@ -28,6 +28,7 @@ from chainrule.training.callbacks import BestValue, Callback
 from chainrule.training.checkpoint import Checkpoint, generator_state, restore_generator
 from chainrule.training.history import History
 from chainrule.training.parallel import DataParallel, ThreadPlan, check_threads, plan_threads
+from chainrule.utils.validation import check_integer
 
 MODES = ("minibatch", "stochastic", "batch")
 #: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
@@ -90,10 +91,9 @@ class Trainer:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        epochs = check_integer(epochs, "epochs")
+        batch_size = check_integer(batch_size, "batch_size")
+        keep_last = check_integer(keep_last, "keep_last")
         if model.loss is None:
             raise ValueError("the model has no loss to train on; pass loss=... to Sequential")
         self.model = model
@@ -107,8 +107,6 @@ class Trainer:
         self.augment = augment
         self.threads = check_threads(threads)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
-        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
-            raise ValueError(f"keep_last must be an integer >= 1, got {keep_last!r}")
         self.keep_last = keep_last
         # The progress bar is called like a callback but holds no state worth checkpointing.
         self._hooks = list(self.callbacks)

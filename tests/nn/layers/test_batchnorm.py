@@ -282,8 +282,13 @@ def test_state_needs_a_model():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"momentum": 1.5}, "momentum is the weight of each new batch"),
-        ({"momentum": 0.99, "epsilon": 0}, "epsilon must be a positive number"),
+        (
+            {"momentum": 1.5},
+            r"^BatchNorm: momentum \(the weight of each new batch in the running statistics, "
+            r"PyTorch's convention\) must be a number in \[0, 1\], got 1.5$",
+        ),
+        ({"momentum": True}, r"momentum \(the weight .* got True$"),
+        ({"momentum": 0.99, "epsilon": 0}, "^BatchNorm: epsilon must be a number > 0, got 0$"),
     ],
 )
 def test_invalid_arguments(kwargs, message):

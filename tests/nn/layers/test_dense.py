@@ -59,7 +59,7 @@ def test_declared_input_dim_must_match_the_previous_layer():
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, "64", True])
 def test_units_must_be_a_positive_integer(units):
-    with pytest.raises(ValueError, match="units must be a positive integer"):
+    with pytest.raises(ValueError, match=f"^Dense: units must be an integer >= 1, got {units!r}$"):
         Dense(units)
 
 
@@ -112,5 +112,5 @@ def test_input_shape_must_be_flat_features(shape):
 def test_input_shape_and_input_dim_must_agree():
     with pytest.raises(ValueError, match=r"input_shape=\(784,\) and input_dim=785 disagree"):
         Dense(3, input_shape=(784,), input_dim=785)
-    with pytest.raises(ValueError, match="input_dim must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="Dense: input_dim must be an integer >= 1, got 0"):
         Dense(3, input_shape=(0,))

@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.nn.init import Constant, Zeros
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.params import ParameterSpec
+from chainrule.utils.validation import check_number
 
 
 @dataclass(slots=True)
@@ -78,19 +79,15 @@ class BatchNorm(Layer):
         self, momentum: float = 0.1, epsilon: float = 1e-5, name: str | None = None
     ) -> None:
         super().__init__(name)
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, int | float)
-            or not (0 <= momentum <= 1)
-        ):
-            raise ValueError(
-                f"BatchNorm: momentum is the weight of each new batch in the running "
-                f"statistics (PyTorch's convention) and must be in [0, 1], got {momentum!r}"
-            )
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0:
-            raise ValueError(f"BatchNorm: epsilon must be a positive number, got {epsilon!r}")
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = check_number(
+            momentum,
+            "momentum (the weight of each new batch in the running statistics, PyTorch's "
+            "convention)",
+            minimum=0,
+            maximum=1,
+            where="BatchNorm",
+        )
+        self.epsilon = check_number(epsilon, "epsilon", minimum=0, strict=True, where="BatchNorm")
         self.gamma: np.ndarray | None = None
         self.beta: np.ndarray | None = None
         self.dgamma: np.ndarray | None = None

@@ -12,7 +12,7 @@ from chainrule.nn.layers.activations import Activation
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.layers.names import get_activation
 from chainrule.nn.params import ParameterSpec
-from chainrule.utils.validation import is_integer
+from chainrule.utils.validation import check_integer, is_integer
 
 
 class Dense(Layer):
@@ -52,15 +52,11 @@ class Dense(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name)
-        if isinstance(units, bool) or not isinstance(units, int | np.integer) or units < 1:
-            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = check_integer(units, "units", where="Dense")
         if input_shape is not None:
             input_dim = _input_dim_from_shape(input_shape, input_dim)
-        if input_dim is not None and (
-            isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim < 1
-        ):
-            raise ValueError(f"Dense: input_dim must be a positive integer, got {input_dim!r}")
-        self.units = int(units)
+        if input_dim is not None:
+            input_dim = check_integer(input_dim, "input_dim", where="Dense")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = get_initializer(kernel_initializer)
         self.bias_initializer = get_initializer(bias_initializer)
