@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
+from chainrule.reporting.document import render
 from chainrule.reporting.metrics import per_class_metrics
-from chainrule.reporting.report import format_duration, format_percent, write_report
-from chainrule.training.trainer import History
+from chainrule.reporting.report import build_report, format_duration, format_percent, write_report
+from chainrule.training.history import History
 
 CLASS_NAMES = ["zero", "one", "two"]
 
@@ -206,6 +207,15 @@ def test_known_and_other_figures_get_their_sections(tmp_path):
     assert "## Other figures" in markdown
     assert "(figures/extra%20plot.png)" in markdown
     assert markdown.index("## First-layer weights") < markdown.index("## Other figures")
+
+
+def test_the_report_is_one_document_in_every_format(tmp_path):
+    document = build_report(make_run(tmp_path / "run"))
+    assert document.title == "tiny-mlp"
+    text, latex = render(document, "text"), render(document, "latex")
+    assert "Test accuracy 75.00%" in text and "RESULT\n======" in text
+    assert "\\section*{tiny-mlp}" in latex and "\\begin{tabular}{rrrrrrr}" in latex
+    assert "graphicx" in latex  # the report has a figure
 
 
 def test_missing_metrics_names_file_and_run_dir(tmp_path):

@@ -78,32 +78,6 @@ def latex_number(value: float, digits: int) -> str:
     return power if mantissa == "1" else f"{mantissa} \\times {power}"
 
 
-def latex_escape(text: str) -> str:
-    """Plain text safe inside a LaTeX paragraph: the ten special characters escaped, ``<``,
-    ``>`` and ``|`` (which the default OT1 font prints as other glyphs) as text commands,
-    ``->`` as an arrow, and anything outside ASCII replaced by ``?``."""
-    replacements = {
-        "\\": "\\textbackslash{}",
-        "&": "\\&",
-        "%": "\\%",
-        "$": "\\$",
-        "#": "\\#",
-        "_": "\\_",
-        "{": "\\{",
-        "}": "\\}",
-        "~": "\\textasciitilde{}",
-        "^": "\\textasciicircum{}",
-        "<": "\\textless{}",
-        ">": "\\textgreater{}",
-        "|": "\\textbar{}",
-    }
-    pieces = []
-    for part in text.split("->"):
-        pieces.append("".join(replacements.get(char, char) for char in part))
-    escaped = "\\(\\to\\)".join(pieces)
-    return escaped.encode("ascii", "replace").decode("ascii")
-
-
 class Expr:
     """Base class; subclasses implement ``text`` and ``latex``."""
 
