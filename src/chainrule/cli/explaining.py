@@ -7,13 +7,14 @@ import argparse
 from pathlib import Path
 
 from chainrule.cli.command import Command, CommandError, add_set_argument
+from chainrule.reporting.document import FORMATS as DOCUMENT_FORMATS
 
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="worked-example YAML (see examples/)")
     parser.add_argument("--digits", type=int, default=4, help="digits shown (default 4)")
     parser.add_argument(
-        "--format", choices=("text", "markdown", "latex"), default="text", help="output format"
+        "--format", choices=DOCUMENT_FORMATS, default="text", help="output format"
     )
     parser.add_argument(
         "--paths",
@@ -54,7 +55,7 @@ def add_derive_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_set_argument(parser)
     parser.add_argument(
-        "--format", choices=("markdown", "latex", "text"), default="markdown", help="output format"
+        "--format", choices=DOCUMENT_FORMATS, default="markdown", help="output format"
     )
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
 
