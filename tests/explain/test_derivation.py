@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.explain.derivation import derive, network_plan, tex_to_text
+from chainrule.explain.derivation import derive, network_plan
 from chainrule.nn.layers import (
     Dense,
     Dropout,
@@ -24,6 +24,7 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
+from chainrule.reporting.document import FORMATS
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -290,20 +291,21 @@ def test_text_is_plain_unicode_for_a_terminal():
     assert "θ ← θ − η g" in text and "η = 0.1" in text
 
 
-def test_tex_to_text_covers_the_notation_used():
-    assert tex_to_text(r"\delta_{l+1} W_{l+1}^\top") == "δₗ₊₁ Wₗ₊₁ᵀ"
-    assert tex_to_text(r"\epsilon = 10^{-8}") == "ε = 10⁻⁸"
-    assert tex_to_text(r"\hat{m} \oslash (\sqrt{\hat{v}} + \epsilon)") == "m̂ ⊘ (√v̂ + ε)"
-    assert tex_to_text(r"\tilde{A}_1^\top") == "Ã₁ᵀ"
-    assert tex_to_text(r"\partial\mathcal{L}/\partial W_1") == "∂L/∂W₁"
-
-
 # --------------------------------------------------------------------------- errors
 
 
+def test_every_document_format_renders_the_same_equations():
+    model = mnist_sigmoid_softmax()
+    assert [fmt for fmt in FORMATS if derive(model, fmt=fmt).endswith("\n")] == list(FORMATS)
+    page = derive(model, SGD(0.1), fmt="html")
+    assert page.startswith("<!DOCTYPE html>") and "<h1>One training step of a 784-64-10" in page
+    assert "δ₂ = (A₂ − Y)/m" in derive(model, fmt="text")
+    assert 'δ₂</span></td><td class="rel"><span class="math">=</span></td>' in page
+
+
 def test_an_unknown_format_names_the_valid_ones():
-    with pytest.raises(ValueError, match="markdown, latex, text"):
-        derive(mnist_sigmoid_softmax(), fmt="html")
+    with pytest.raises(ValueError, match="unknown format 'pdf'; valid formats: text, markdown"):
+        derive(mnist_sigmoid_softmax(), fmt="pdf")
 
 
 def test_a_model_without_a_loss_cannot_be_derived():
@@ -324,3 +326,14 @@ def test_the_plan_names_one_tensor_per_matrix():
     plan = network_plan(mnist_sigmoid_softmax())
     assert list(plan.tensors) == ["x", "W1", "b1", "z1", "a1", "W2", "b2", "z2", "a2", "y", "loss"]
     assert plan.fused and plan.logits == "z2" and plan.depth == 2
+
+
+def test_an_activation_without_a_math_description_is_refused_by_name():
+    from chainrule.nn.layers import Activation
+
+    class Mystery(Activation):
+        type_name = "mystery"
+
+    model = Sequential([Dense(2), Mystery()], loss="mse", input_shape=(3,))
+    with pytest.raises(ValueError, match="no derivative on record for activation Mystery"):
+        derive(model)

@@ -199,3 +199,24 @@ def test_the_classic_raw_spec_is_not_mutated_by_parsing():
     before = copy.deepcopy(raw)
     parse_spec(raw)
     assert raw == before
+
+
+def test_an_activation_without_a_math_description_cannot_be_written_out(monkeypatch):
+    from chainrule.nn.layers import ACTIVATIONS, Activation
+
+    class Mystery(Activation):  # trains, but says nothing about its math
+        type_name = "mystery"
+
+    monkeypatch.setattr(ACTIVATIONS, "_factories", dict(ACTIVATIONS._factories))
+    ACTIVATIONS.register("mystery", Mystery)
+    message = spec_error(lambda raw: raw["layers"][0].update(activation="mystery"))
+    assert "layer 1: activation: mystery has no math description" in message
+
+
+def test_fused_is_what_the_engine_fuses():
+    raw = classic_raw()
+    assert not parse_spec(raw).fused  # sigmoid + mse
+    raw["loss"] = "binary_crossentropy"
+    assert parse_spec(raw).fused
+    raw["fuse"] = False
+    assert not parse_spec(raw).fused

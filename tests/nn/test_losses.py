@@ -430,3 +430,50 @@ def test_bce_fuses_only_with_sigmoid():
 def test_mse_never_fuses():
     for layer in (Softmax(), Sigmoid(), Identity()):
         assert MeanSquaredError().fused_with(layer) is None
+
+
+# -- each loss's math description agrees with its code -----------------------------------------
+
+DESCRIBED = [
+    MeanSquaredError("mean"),
+    MeanSquaredError("sum"),
+    MeanSquaredError("half_sum"),
+    BinaryCrossEntropy(),
+    CategoricalCrossEntropy(),
+]
+
+
+@pytest.mark.parametrize("loss", DESCRIBED, ids=repr)
+def test_the_per_example_description_gives_the_losss_value_and_gradient(loss):
+    rng = np.random.default_rng(5)
+    k = 3
+    a = rng.uniform(0.05, 0.95, size=k)
+    if isinstance(loss, CategoricalCrossEntropy):
+        a /= a.sum()
+        y = np.array([0.0, 1.0, 0.0])
+    else:
+        y = rng.uniform(0, 1, size=k)
+    example = loss.math.example
+    assert example.value(a, y) == pytest.approx(loss.value(a[None, :], y[None, :]), rel=1e-12)
+    gradient = [example.gradient(a[j], y[j], k) for j in range(k)]
+    np.testing.assert_allclose(gradient, loss.gradient(a[None, :], y[None, :])[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("loss", "partner"), [(BinaryCrossEntropy(), Sigmoid()), (CategoricalCrossEntropy(), Softmax())]
+)
+def test_the_fused_description_gives_the_from_logits_gradient(loss, partner):
+    z = np.array([[0.4, -1.1, 2.3]])
+    y = np.array([[0.0, 0.0, 1.0]])
+    a = partner.forward(z)[0]
+    fused = loss.fused_with(partner)
+    delta = [loss.math.fused.delta(a[j], y[0, j], 3) for j in range(3)]
+    np.testing.assert_allclose(delta, fused.gradient(z, y)[0], rtol=1e-12)
+
+
+def test_loss_descriptions_name_their_form():
+    assert MeanSquaredError("sum").math.short_name == "MSE (sum)"
+    assert BinaryCrossEntropy(from_logits=True).math.name == "binary cross-entropy from logits"
+    assert BinaryCrossEntropy(from_logits=True).math.example is None  # not written out per example
+    assert MeanSquaredError().math.fused is None
+    assert CategoricalCrossEntropy().math.fused.pair == "softmax + CE"

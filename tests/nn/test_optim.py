@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from chainrule.nn.optim import (
+    OPTIMIZERS,
     SGD,
     AdaGrad,
     Adam,
@@ -391,3 +392,33 @@ def test_subnormal_state_is_flushed_to_zero(name):
     assert state[2] == 0.0
     assert state[3] != 0.0
     assert np.all(np.isfinite(params))
+
+
+# -- each optimizer's math description agrees with its step ------------------------------------
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_the_described_update_rule_is_the_step(name):
+    """Run the description's rules element-wise on NumPy arrays next to ``step``: same
+    parameters and the same state, read through the names the description gives."""
+    rng = np.random.default_rng(11)
+    optimizer = get_optimizer(name)
+    math = optimizer.math
+    params = rng.normal(size=6)
+    quantities = {"θ": params.copy(), **optimizer.hyperparameters()}
+    quantities |= {state: np.zeros(6) for state in math.state}
+    for t in range(1, 4):
+        grads = rng.normal(size=6)
+        optimizer.step(params, grads.copy())
+        quantities = math.step({**quantities, "g": grads, "t": t})
+        np.testing.assert_allclose(quantities["θ"], params, rtol=1e-12, atol=1e-15)
+        for state, attribute in math.state.items():
+            np.testing.assert_allclose(quantities[state], getattr(optimizer, attribute), rtol=1e-12)
+    assert set(math.symbols) <= set(optimizer.hyperparameters())
+
+
+def test_the_worked_example_lines_fill_with_the_hyperparameters():
+    line = Adam(0.01).math.worked[-1].format(**Adam(0.01).hyperparameters())
+    assert line.text.startswith("η = 0.01, β1 = 0.9, β2 = 0.999, ε = 1e-08")
+    assert line.tex.endswith(r"\varepsilon = 10^{-8}")
+    assert AdamW.math.rules[0].tex == r"\theta\,(1 - \eta \lambda_w)"  # decay first, then Adam

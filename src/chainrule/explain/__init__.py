@@ -5,22 +5,30 @@
 prints every forward value with its arithmetic, the loss with its convention, every local
 derivative, delta and gradient (formula, then numbers), the chain-rule paths to a chosen
 parameter, the update, and a check of the gradients against the engine's own backward pass and
-against finite differences. Modules:
+against finite differences. Every formula comes from the component's own math description
+(``layer.math``, ``loss.math``, ``optimizer.math``; ``chainrule.nn.formulas``). Modules:
 
-* ``spec``     the YAML schema (textbook layout, rows = output neurons), ``load_spec``;
-* ``worked``   the float64 computation: a record of every number and its formula;
-* ``paths``    the chain-rule paths from the loss to one parameter;
-* ``render``   text, Markdown and LaTeX renderers of that record;
-* ``expr``     the small expression printer the renderers share.
+* ``spec``       the YAML schema (textbook layout, rows = output neurons), ``load_spec``;
+* ``worked``     ``compute``: one step after another, into one record;
+* ``record``     that record's types: equations, blocks, sections, the numbers of each step;
+* ``symbols``    the printed names: a1[2], W2[1,3], δ2[1], f(z) and f'(z);
+* ``symbolic``   the components' formulas run on symbols, so they print themselves;
+* ``numbers``    one example's numbers, through the engine's own layers and loss;
+* ``forward``, ``loss``, ``backward``, ``update``   the printed steps;
+* ``verify``     the gradients against the engine's backward and finite differences;
+* ``paths``      the chain-rule paths from the loss to one parameter;
+* ``render``     text, Markdown, LaTeX (and HTML) renderings of that record;
+* ``derivation`` the vectorized equations of any model (``derive``); ``graph`` its pictures.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from chainrule.explain.record import WorkedExample
 from chainrule.explain.render import FORMATS, render
 from chainrule.explain.spec import ExplainSpec, SpecError, load_spec, parse_spec
-from chainrule.explain.worked import WorkedExample, compute
+from chainrule.explain.worked import compute
 
 
 def explain(

@@ -14,43 +14,41 @@ The equations follow the engine exactly: each activation's derivative as its bac
 it (from the output where it can: σ' = a(1 − a), tanh' = 1 − a²), the loss conventions of
 ``chainrule.nn.losses`` (softmax + cross-entropy fused to (A − Y)/m at the logits; sigmoid +
 binary cross-entropy to (A − Y)/(m k); MSE by its reduction), and the update formulas of
-``chainrule.nn.optim`` with their hyperparameter values.
+``chainrule.nn.optim`` with their hyperparameter values, each read from the component's own
+math description (``layer.math``, ``loss.math``, ``optimizer.math``: ``chainrule.nn.formulas``).
 
-One description of the equations renders three ways: Markdown with ``$…$`` math, a LaTeX
-fragment (``align*`` environments; needs ``amsmath``), and plain Unicode text for a terminal.
-``network_plan`` is the walk over the model that both this module and the computation graphs
-(``chainrule.explain.graph``) are built from.
+The equations are written once, in TeX, as a ``chainrule.reporting.document.Document``; its
+renderers give Markdown with ``$…$`` math, a LaTeX fragment (``align*`` environments; needs
+``amsmath``), plain Unicode text for a terminal, or an HTML page. ``network_plan`` is the walk
+over the model that both this module and the computation graphs (``chainrule.explain.graph``)
+are built from.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from chainrule.nn.layers import (
-    Activation,
-    Dense,
-    Dropout,
-    Flatten,
-    Identity,
-    ImprovedSigmoid,
-    Layer,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
-from chainrule.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss, MeanSquaredError
+from chainrule.nn.formulas import ActivationMath, FusedLoss, tex_number
+from chainrule.nn.layers import Activation, Dense, Dropout, Flatten, Layer
+from chainrule.nn.losses import CategoricalCrossEntropy, Loss
 from chainrule.nn.model import Sequential
-from chainrule.nn.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
+from chainrule.nn.optim import Optimizer
+from chainrule.reporting.document import (
+    Block,
+    Document,
+    Equation,
+    Equations,
+    Heading,
+    Paragraph,
+    Table,
+    check_format,
+    prose,
+    render,
+)
 
-__all__ = ["FORMATS", "NetworkPlan", "Step", "Tensor", "derive", "network_plan", "tex_to_text"]
-
-FORMATS = ("markdown", "latex", "text")
+__all__ = ["NetworkPlan", "Step", "Tensor", "derive", "network_plan"]
 
 Shape = tuple[int | str, ...]
 
@@ -214,320 +212,117 @@ def _with(tensor: Tensor, layer: str | None, stage: int) -> Tensor:
     return Tensor(tensor.key, tensor.tex, tensor.shape, tensor.role, layer, stage)
 
 
-# --------------------------------------------------------------------------- activations
-
-
-@dataclass(frozen=True)
-class ActivationMath:
-    """An activation's forward and derivative, as ``chainrule.nn.layers.activations`` has them."""
-
-    name: str
-    forward: Callable[[str], str]  # Z -> f(Z), element-wise unless noted
-    factor: Callable[[str, str], str] | None  # (Z, A) -> f'(Z) as an element-wise factor
-    rule: str  # the derivative per element, tex
-    how: str  # prose
+# --------------------------------------------------------------------------- the components' math
 
 
 def activation_math(layer: Activation) -> ActivationMath:
-    """The math of one activation layer (the derivative table of the activations module)."""
-    if isinstance(layer, Sigmoid):
-        return ActivationMath(
-            "sigmoid",
-            lambda z: rf"\sigma({z})",
-            lambda z, a: rf"{a} \odot (1 - {a})",
-            r"\sigma'(z) = a(1 - a)",
-            "from the output",
+    """The activation's own description of its math (``layer.math``, chainrule.nn.formulas)."""
+    description = layer.math
+    if description is None:
+        raise ValueError(
+            f"no derivative on record for activation {type(layer).__name__}; give its class a "
+            "math = ActivationMath(...) (chainrule.nn.formulas)"
         )
-    if isinstance(layer, Tanh):
-        return ActivationMath(
-            "tanh",
-            lambda z: rf"\tanh({z})",
-            lambda z, a: rf"(1 - {a} \odot {a})",
-            r"\tanh'(z) = 1 - a^2",
-            "from the output",
-        )
-    if isinstance(layer, ImprovedSigmoid):
-        big, small = _num(layer.A), "2/3"
-        return ActivationMath(
-            "improved sigmoid",
-            lambda z: rf"{big} \tanh({small} \cdot {z})",
-            lambda z, a: rf"({small})({big} - {a} \odot {a}/{big})",
-            rf"f'(z) = ({small})({big} - a^2/{big})",
-            "from the output",
-        )
-    if isinstance(layer, LeakyReLU):
-        s = _num(layer.slope)
-        return ActivationMath(
-            "leaky ReLU",
-            lambda z: rf"\max({z}, {s} {z})" if layer.slope <= 1 else rf"\min({z}, {s} {z})",
-            lambda z, a: rf"([{z} > 0] + {s}\,[{z} \le 0])",
-            rf"f'(z) = 1 \text{{ if }} z > 0 \text{{ else }} {s}",
-            "",
-        )
-    if isinstance(layer, ReLU):
-        return ActivationMath(
-            "ReLU",
-            lambda z: rf"\max(0, {z})",
-            lambda z, a: rf"[{z} > 0]",
-            r"\operatorname{ReLU}'(z) = [z > 0]",
-            "0 at z = 0; the engine reads it from the output as $[a > 0]$",
-        )
-    if isinstance(layer, Identity):
-        return ActivationMath("identity", lambda z: z, None, "f'(z) = 1", "")
-    if isinstance(layer, Softmax):
-        return ActivationMath(
-            "softmax",
-            lambda z: rf"\operatorname{{softmax}}({z})",
-            None,
-            r"\partial a_j/\partial z_k = a_j([j = k] - a_k)",
-            "row-wise; its Jacobian is $\\operatorname{diag}(a) - a a^\\top$ for each row",
-        )
-    raise ValueError(f"no derivative on record for activation {type(layer).__name__}")
-
-
-# --------------------------------------------------------------------------- losses
+    return description
 
 
 @dataclass(frozen=True)
-class LossMath:
+class LossEquations:
+    """The loss of this model as the derivation writes it: value, starting gradient, note."""
+
     name: str
     value: str  # L in terms of the output (or logits) and Y
     gradient: str  # dL/d(output), or dL/d(logits) when fused / from logits
     note: str
 
 
-def loss_math(plan: NetworkPlan) -> LossMath:
-    """The loss's value and the gradient the backward pass starts from (engine conventions)."""
+def loss_math(plan: NetworkPlan) -> LossEquations:
+    """The loss's value and the gradient the backward pass starts from, read from the loss's
+    math description (its fused form when the model fuses it with the output activation)."""
     loss = plan.loss
     if loss is None:
         raise ValueError(
             "the model has no loss; build it with loss=... to derive its backward pass"
         )
-    a = plan.tex(plan.output)
-    k = plan.num_outputs
-    if plan.fused:
-        z = plan.tex(plan.logits)
-        if isinstance(loss, CategoricalCrossEntropy):
-            return LossMath(
-                "categorical cross-entropy, fused with the softmax",
-                rf"-\sum Y \odot \log {a} \,/\, m",
-                rf"({a} - Y)/m",
-                f"the value is computed from the logits ${z}$ with log-sum-exp; the softmax Jacobian "
-                f"$\\operatorname{{diag}}(a) - a a^\\top$ times $-y/a$ collapses to $a - y$",
-            )
-        return LossMath(
-            "binary cross-entropy, fused with the sigmoid",
-            rf"-\sum [Y \odot \log {a} + (1 - Y) \odot \log(1 - {a})] \,/\, (m k)",
-            rf"({a} - Y)/(m k)",
-            f"$k = {k}$ outputs per example, so the mean runs over $m k$ terms; the value is "
-            f"computed from the logits ${z}$; $\\sigma'(z) = a(1 - a)$ cancels the $a(1 - a)$ of $\\partial\\mathcal{{L}}/\\partial a$",
-        )
-    if isinstance(loss, MeanSquaredError):
-        norm = rf"\lVert{{{a} - Y}}\rVert_F^2"
-        forms = {
-            "mean": (rf"{norm} \,/\, (m k)", rf"2({a} - Y)/(m k)", f"$k = {k}$ outputs; "),
-            "sum": (rf"{norm} \,/\, m", rf"2({a} - Y)/m", ""),
-            "half_sum": (rf"{norm} \,/\, (2m)", rf"({a} - Y)/m", ""),
-        }
-        value, gradient, prefix = forms[loss.reduction]
-        return LossMath(
-            f"mean squared error (reduction '{loss.reduction}')",
-            value,
-            gradient,
-            prefix + "$\\lVert \\cdot \\rVert_F^2$ sums the squares of every entry",
-        )
-    if isinstance(loss, BinaryCrossEntropy):
-        if loss.from_logits:
-            return LossMath(
-                "binary cross-entropy from logits",
-                rf"\sum [\max({a}, 0) - {a} \odot Y + \log(1 + e^{{-|{a}|}})] \,/\, (m k)",
-                rf"(\sigma({a}) - Y)/(m k)",
-                f"$k = {k}$ outputs; the output ${a}$ is read as logits",
-            )
-        return LossMath(
-            "binary cross-entropy",
-            rf"-\sum [Y \odot \log {a} + (1 - Y) \odot \log(1 - {a})] \,/\, (m k)",
-            rf"({a} - Y) \oslash ({a} \odot (1 - {a}))/(m k)",
-            f"$k = {k}$ outputs; divisors clamped at $10^{{-12}}$",
-        )
-    if isinstance(loss, CategoricalCrossEntropy):
-        if loss.from_logits:
-            return LossMath(
-                "categorical cross-entropy from logits",
-                rf"\sum_i [\operatorname{{logsumexp}}({a})_i - Y_i \cdot ({a})_i] \,/\, m",
-                rf"(\operatorname{{softmax}}({a}) - Y)/m",
-                f"the output ${a}$ is read as logits",
-            )
-        return LossMath(
-            "categorical cross-entropy",
-            rf"-\sum Y \odot \log {a} \,/\, m",
-            rf"-Y \oslash {a} \,/\, m",
-            "divisors clamped at $10^{-12}$",
-        )
-    raise ValueError(f"no derivation on record for the loss {type(loss).__name__}")
-
-
-# --------------------------------------------------------------------------- optimizers
+    description = loss.math
+    if description is None:
+        raise ValueError(f"no derivation on record for the loss {type(loss).__name__}")
+    form = description.fused if plan.fused else description
+    if form is None:
+        raise ValueError(f"no fused form on record for the loss {type(loss).__name__}")
+    names = {
+        "a": plan.tex(plan.output),
+        "z": plan.tex(plan.logits) if plan.fused else "",
+        "k": plan.num_outputs,
+    }
+    return LossEquations(
+        form.name,
+        form.value.format(**names),
+        form.gradient.format(**names),
+        form.note.format(**names),
+    )
 
 
 def optimizer_math(optimizer: Optimizer) -> tuple[str, list[tuple[str, str, str, str]], str]:
-    """(name, [(lhs, relation, rhs, note)], hyperparameters as inline tex) of an update rule."""
-    lr = rf"\eta = {_num(optimizer.learning_rate)}"
-    arrow = r"\leftarrow"
-    theta = r"\theta"
-    if isinstance(optimizer, Nesterov):
-        rows = [
-            ("v", arrow, r"\mu v + g", "velocity, starts at 0"),
-            (theta, arrow, r"\theta - \eta (g + \mu v)", "look-ahead with the new velocity"),
-        ]
-        return "Nesterov momentum", rows, rf"{lr}, \mu = {_num(optimizer.momentum)}"
-    if isinstance(optimizer, Momentum):
-        rows = [
-            ("v", arrow, r"\mu v + g", "velocity, starts at 0 (so the first v is g)"),
-            (theta, arrow, r"\theta - \eta v", ""),
-        ]
-        return "SGD with momentum", rows, rf"{lr}, \mu = {_num(optimizer.momentum)}"
-    if isinstance(optimizer, AdaGrad):
-        rows = [
-            ("s", arrow, r"s + g \odot g", "sum of squared gradients, starts at 0"),
-            (
-                theta,
-                arrow,
-                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
-                r"$\epsilon$ outside the root",
-            ),
-        ]
-        return "AdaGrad", rows, rf"{lr}, \epsilon = {_num(optimizer.epsilon)}"
-    if isinstance(optimizer, RMSProp):
-        rows = [
-            (
-                "s",
-                arrow,
-                r"\rho s + (1 - \rho)\, g \odot g",
-                "running mean of squares, starts at 0",
-            ),
-            (
-                theta,
-                arrow,
-                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
-                r"$\epsilon$ outside the root",
-            ),
-        ]
-        hyper = rf"{lr}, \rho = {_num(optimizer.rho)}, \epsilon = {_num(optimizer.epsilon)}"
-        return "RMSProp", rows, hyper
-    if isinstance(optimizer, Adam):
-        rows = []
-        name = "Adam"
-        hyper = (
-            rf"{lr}, \beta_1 = {_num(optimizer.beta1)}, \beta_2 = {_num(optimizer.beta2)}, "
-            rf"\epsilon = {_num(optimizer.epsilon)}"
+    """(name, [(lhs, relation, rhs, note)], hyperparameters as inline tex) of an update rule,
+    read from the optimizer's math description."""
+    description = optimizer.math
+    if description is None:
+        raise ValueError(
+            f"no update rule on record for {type(optimizer).__name__}; give its class a "
+            "math = OptimizerMath(...) (chainrule.nn.formulas)"
         )
-        if isinstance(optimizer, AdamW):
-            name = "AdamW"
-            rows.append(
-                (
-                    theta,
-                    arrow,
-                    r"\theta\,(1 - \eta \lambda_w)",
-                    "decoupled weight decay, first; biases too",
-                )
-            )
-            hyper += rf", \lambda_w = {_num(optimizer.weight_decay)}"
-        rows += [
-            (
-                "m",
-                arrow,
-                r"\beta_1 m + (1 - \beta_1)\, g",
-                "first moment (this m is not the batch size)",
-            ),
-            (
-                "v",
-                arrow,
-                r"\beta_2 v + (1 - \beta_2)\, g \odot g",
-                "second moment; both start at 0",
-            ),
-            (r"\hat{m}", "=", r"m/(1 - \beta_1^t)", "bias corrections; t = 1, 2, … counts steps"),
-            (r"\hat{v}", "=", r"v/(1 - \beta_2^t)", ""),
-            (
-                theta,
-                arrow,
-                r"\theta - \eta\, \hat{m} \oslash (\sqrt{\hat{v}} + \epsilon)",
-                r"$\epsilon$ added to $\sqrt{\hat{v}}$",
-            ),
-        ]
-        return name, rows, hyper
-    if isinstance(optimizer, SGD):
-        return "gradient descent (SGD)", [(theta, arrow, r"\theta - \eta g", "")], lr
-    raise ValueError(
-        f"no update rule on record for {type(optimizer).__name__}; the derivation knows SGD, "
-        "Momentum, Nesterov, AdaGrad, RMSProp, Adam and AdamW"
+    relations = {"<-": r"\leftarrow", "=": "="}
+    rows = [
+        (rule.target_tex, relations[rule.relation], rule.tex, rule.note)
+        for rule in description.rules
+    ]
+    values = optimizer.hyperparameters()
+    hyper = ", ".join(
+        f"{symbol.tex} = {tex_number(values[name])}" for name, symbol in description.symbols.items()
     )
+    return description.name, rows, hyper
 
 
 # --------------------------------------------------------------------------- the document
 
 
-@dataclass(frozen=True)
-class Heading:
-    text: str
-    level: int = 2
+def _para(markup: str) -> Paragraph:
+    """A paragraph written in markup: ``$…$`` is TeX math, ```…``` a name."""
+    return Paragraph(prose(markup))
 
 
-@dataclass(frozen=True)
-class Para:
-    text: str  # prose; $…$ is inline math, `…` a name
-
-
-@dataclass(frozen=True)
-class Eq:
-    lhs: str
-    rel: str
-    rhs: str
-    shape: Shape | None = None
-    note: str = ""  # prose
-
-
-@dataclass(frozen=True)
-class Eqs:
-    rows: tuple[Eq, ...]
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]  # prose
-    rows: tuple[tuple[str, ...], ...]  # prose cells
-
-
-Block = Heading | Para | Eqs | Table
+def _eq(lhs: str, rel: str, rhs: str, shape: Shape | None = None, note: str = "") -> Equation:
+    """One equation row in TeX, with its value's shape and a note in markup."""
+    return Equation(lhs, rel, rhs, shape=shape, note=prose(note))
 
 
 def derive(model: Sequential, optimizer: Optimizer | None = None, fmt: str = "markdown") -> str:
     """The vectorized equations of one training step of ``model``, with every matrix's shape.
 
-    ``fmt`` is ``"markdown"`` (``$…$`` math), ``"latex"`` (a fragment with ``align*``
-    environments; ``\\usepackage{amsmath}``) or ``"text"`` (plain Unicode for a terminal).
-    Without ``optimizer`` the update section is left out.
+    ``fmt`` is one of ``chainrule.reporting.document.FORMATS``: ``"markdown"`` (``$…$``
+    math), ``"latex"`` (a fragment with ``align*`` environments; ``\\usepackage{amsmath}``),
+    ``"text"`` (plain Unicode for a terminal) or ``"html"`` (a page). Without ``optimizer``
+    the update section is left out.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt)
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a chainrule Optimizer, got {type(optimizer).__name__}")
-    blocks = _document(network_plan(model), optimizer)
-    return {"markdown": _render_markdown, "latex": _render_latex, "text": _render_text}[fmt](blocks)
+    return render(_document(network_plan(model), optimizer), fmt)
 
 
-def _document(plan: NetworkPlan, optimizer: Optimizer | None) -> list[Block]:
+def _document(plan: NetworkPlan, optimizer: Optimizer | None) -> Document:
     model = plan.model
     loss = loss_math(plan)
     sizes = [math.prod(model.input_shape)] + [s.layer.units for s in plan.dense_steps()]
+    title = f"One training step of a {'-'.join(map(str, sizes))} network"
     blocks: list[Block] = [
-        Heading(f"One training step of a {'-'.join(map(str, sizes))} network", 1),
-        Para(
+        _para(
             "Layers: "
             + ", ".join(_describe_layer(layer) for layer in model.layers)
             + f". Loss: {loss.name}."
         ),
-        Para(
+        _para(
             "Layout: the engine's. A batch is a matrix with one example per row, and a layer "
             "computes $Z = A W + b$ with $W$ of shape `fan_in × fan_out`, $b$ added to every row. "
             "Textbooks write $z = W x + b$ for one example as a column: their $W$ is the "
@@ -535,7 +330,7 @@ def _document(plan: NetworkPlan, optimizer: Optimizer | None) -> list[Block]:
             "$\\delta^l = (W^{l+1})^\\top \\delta^{l+1} \\odot f'(z^l)$ is the "
             "$\\delta_l = (\\delta_{l+1} W_{l+1}^\\top) \\odot f_l'(Z_l)$ below."
         ),
-        Para(
+        _para(
             "Notation: $m$ is the batch size (kept symbolic; every other size is this model's). "
             "Capitals are batch matrices with $m$ rows. $\\odot$ and $\\oslash$ multiply and "
             "divide element-wise; $[\\cdot]$ is 1 where true and 0 elsewhere; $\\mathbf{1}$ is a "
@@ -545,7 +340,7 @@ def _document(plan: NetworkPlan, optimizer: Optimizer | None) -> list[Block]:
         Heading("Shapes"),
         _shapes_table(plan),
         Heading("Forward pass"),
-        Eqs(tuple(_forward_rows(plan, loss))),
+        Equations(_forward_rows(plan, loss)),
         Heading("Backward pass"),
         *_backward_blocks(plan, loss),
     ]
@@ -553,7 +348,7 @@ def _document(plan: NetworkPlan, optimizer: Optimizer | None) -> list[Block]:
         blocks += _l2_blocks(plan)
     if optimizer is not None:
         blocks += _update_blocks(plan, optimizer)
-    return blocks
+    return Document(title, blocks, origin="Generated by chainrule derive.")
 
 
 def _describe_layer(layer: Layer) -> str:
@@ -604,10 +399,10 @@ def _shapes_table(plan: NetworkPlan) -> Table:
             else tensor.shape
         )
         rows.append((f"${tensor.tex}$", f"${_shape_tex(shape)}$", meaning))
-    return Table(("symbol", "shape", "meaning"), tuple(rows))
+    return Table(("symbol", "shape", "meaning"), [[prose(cell) for cell in row] for row in rows])
 
 
-def _forward_rows(plan: NetworkPlan, loss: LossMath) -> list[Eq]:
+def _forward_rows(plan: NetworkPlan, loss: LossEquations) -> list[Equation]:
     rows = []
     for step in plan.steps:
         out, src = plan.tex(step.output), plan.tex(step.source)
@@ -616,7 +411,7 @@ def _forward_rows(plan: NetworkPlan, loss: LossMath) -> list[Eq]:
         if step.kind == "flatten":
             before = _shape_tex(plan.tensors[step.source].shape)
             rows.append(
-                Eq(
+                _eq(
                     out,
                     "=",
                     rf"\operatorname{{reshape}}({src})",
@@ -627,17 +422,17 @@ def _forward_rows(plan: NetworkPlan, loss: LossMath) -> list[Eq]:
         elif step.kind == "dense":
             bias = f" + {plan.tex(step.params[1])}" if len(step.params) > 1 else ""
             rows.append(
-                Eq(out, "=", f"{src} {plan.tex(step.params[0])}{bias}", shape, f"`{layer.name}`")
+                _eq(out, "=", f"{src} {plan.tex(step.params[0])}{bias}", shape, f"`{layer.name}`")
             )
         elif step.kind == "activation":
             info = activation_math(layer)
-            how = "row-wise" if isinstance(layer, Softmax) else "element-wise"
-            rows.append(Eq(out, "=", info.forward(src), shape, f"{info.name}, {how}"))
+            how = "element-wise" if info.elementwise else "row-wise"
+            rows.append(_eq(out, "=", info.batch.format(z=src), shape, f"{info.name}, {how}"))
         elif step.kind == "dropout":
             mask = plan.tex(step.mask)
             keep = _num(1 - layer.rate)
             rows.append(
-                Eq(
+                _eq(
                     out,
                     "=",
                     rf"{src} \odot {mask}",
@@ -647,36 +442,30 @@ def _forward_rows(plan: NetworkPlan, loss: LossMath) -> list[Eq]:
                 )
             )
         elif step.kind == "loss":
-            rows.append(Eq(r"\mathcal{L}", "=", loss.value, None, "averaged over the batch"))
+            rows.append(_eq(r"\mathcal{L}", "=", loss.value, None, "averaged over the batch"))
     return rows
 
 
-def _backward_blocks(plan: NetworkPlan, loss: LossMath) -> list[Block]:
+def _backward_blocks(plan: NetworkPlan, loss: LossEquations) -> list[Block]:
     depth = plan.depth
     blocks: list[Block] = [Heading("Output delta", 3)]
-    rows: list[Eq] = []
+    rows: list[Equation] = []
     if plan.fused:
         start_key = plan.logits
         start_expr = loss.gradient
     else:
         start_key = plan.output
         start_expr = rf"\partial\mathcal{{L}}/\partial {plan.tex(plan.output)}"
-        rows.append(Eq(start_expr, "=", loss.gradient, plan.tensors[plan.output].shape, ""))
+        rows.append(_eq(start_expr, "=", loss.gradient, plan.tensors[plan.output].shape, ""))
     rows += _delta_rows(plan, depth, start_key, start_expr)
     if plan.fused and len(rows) == 1:
-        rows[0] = Eq(
-            rows[0].lhs,
-            rows[0].rel,
-            rows[0].rhs,
-            rows[0].shape,
-            "the backward pass starts here, at the logits",
-        )
-    blocks.append(Eqs(tuple(rows)))
-    blocks.append(Para(loss.note[0].upper() + loss.note[1:] + "."))
+        rows[0] = replace(rows[0], note=prose("the backward pass starts here, at the logits"))
+    blocks.append(Equations(rows))
+    blocks.append(_para(loss.note[0].upper() + loss.note[1:] + "."))
     if depth > 1:
         blocks.append(Heading("Delta recursion", 3))
         blocks.append(
-            Para(
+            _para(
                 "For $l = L-1, \\ldots, 1$: "
                 "$\\delta_l = (\\delta_{l+1} W_{l+1}^\\top) \\odot f_l'(Z_l)$, where "
                 "$\\delta_{l+1} W_{l+1}^\\top = \\partial\\mathcal{L}/\\partial A_l$ passes the "
@@ -689,7 +478,7 @@ def _backward_blocks(plan: NetworkPlan, loss: LossMath) -> list[Block]:
             nxt = _dense_step(plan, index + 1)
             expr = rf"{_delta(index + 1)} {plan.tex(nxt.params[0])}^\top"
             rows += _delta_rows(plan, index, nxt.source, expr)
-        blocks.append(Eqs(tuple(rows)))
+        blocks.append(Equations(rows))
     blocks.append(Heading("Parameter gradients", 3))
     rows = []
     l2 = plan.model.l2.strength > 0
@@ -698,7 +487,7 @@ def _backward_blocks(plan: NetworkPlan, loss: LossMath) -> list[Block]:
         source, weight = plan.tex(step.source), plan.tex(step.params[0])
         decay = rf" + \lambda {weight}" if l2 else ""
         rows.append(
-            Eq(
+            _eq(
                 rf"\partial\mathcal{{L}}/\partial {weight}",
                 "=",
                 rf"{source}^\top {_delta(index)}{decay}",
@@ -710,7 +499,7 @@ def _backward_blocks(plan: NetworkPlan, loss: LossMath) -> list[Block]:
             bias = plan.tex(step.params[1])
             decay = rf" + \lambda {bias}" if l2 and plan.model.l2_biases else ""
             rows.append(
-                Eq(
+                _eq(
                     rf"\partial\mathcal{{L}}/\partial {bias}",
                     "=",
                     rf"\mathbf{{1}}^\top {_delta(index)}{decay}",
@@ -718,10 +507,10 @@ def _backward_blocks(plan: NetworkPlan, loss: LossMath) -> list[Block]:
                     f"column sums of ${_delta(index)}$",
                 )
             )
-    blocks.append(Eqs(tuple(rows)))
+    blocks.append(Equations(rows))
     first = _dense_step(plan, 1)
     blocks.append(
-        Para(
+        _para(
             f"Each $\\delta_l W_l^\\top$ is the gradient passed to the layer below; for $l = 1$ it "
             f"would be $\\partial\\mathcal{{L}}/\\partial {plan.tex(first.source)}$, which no "
             "parameter needs, so the engine skips it."
@@ -734,14 +523,14 @@ def _dense_step(plan: NetworkPlan, stage: int) -> Step:
     return next(s for s in plan.dense_steps() if s.stage == stage)
 
 
-def _delta_rows(plan: NetworkPlan, stage: int, start_key: str, start_expr: str) -> list[Eq]:
+def _delta_rows(plan: NetworkPlan, stage: int, start_key: str, start_expr: str) -> list[Equation]:
     """Rows from ∂L/∂(tensor ``start_key``) = ``start_expr`` back to δ_stage = ∂L/∂Z_stage."""
     ops = plan.stage_steps(stage)
     keys = [s.output for s in ops]
     ops = ops[: keys.index(start_key) + 1] if start_key in keys else []
     z_shape = plan.tensors[f"z{stage}"].shape if f"z{stage}" in plan.tensors else None
     delta = _delta(stage)
-    rows: list[Eq] = []
+    rows: list[Equation] = []
     expr, factors, notes = start_expr, [], []
     for op in reversed(ops):
         layer = op.layer
@@ -751,15 +540,15 @@ def _delta_rows(plan: NetworkPlan, stage: int, start_key: str, start_expr: str) 
         elif op.kind == "activation":
             info = activation_math(layer)
             z, a = plan.tex(op.source), plan.tex(op.output)
-            if info.factor is not None:
-                factors.append(info.factor(z, a))
-                how = f", {info.how}" if info.how else ""
-                notes.append(f"${info.rule}${how}")
-            elif isinstance(layer, Softmax):
+            if info.batch_derivative is not None:
+                factors.append(info.batch_derivative.format(z=z, a=a))
+                how = f", {info.derivative_note}" if info.derivative_note else ""
+                notes.append(f"${info.derivative_rule}${how}")
+            elif not info.elementwise:
                 gradient = rf"\partial\mathcal{{L}}/\partial {a}"
                 if factors or expr != gradient:
                     rows.append(
-                        Eq(
+                        _eq(
                             gradient,
                             "=",
                             _product(expr, factors),
@@ -768,19 +557,26 @@ def _delta_rows(plan: NetworkPlan, stage: int, start_key: str, start_expr: str) 
                         )
                     )
                 expr, factors, notes = (
-                    rf"{a} \odot (G - \operatorname{{rowsum}}(G \odot {a}))",
+                    info.rowwise.batch_backward.format(a=a),
                     [],
-                    [f"softmax's Jacobian row by row, $G = {gradient}$"],
+                    [f"{info.name}'s Jacobian row by row, $G = {gradient}$"],
                 )
-                if (
-                    plan.loss is not None
-                    and not plan.fused
-                    and isinstance(plan.loss, CategoricalCrossEntropy)
-                    and stage == plan.depth
-                ):
-                    notes.append(f"for one-hot $Y$ this is $({a} - Y)/m$, what fusing computes")
-    rows.append(Eq(delta, "=", _product(expr, factors), z_shape, "; ".join(notes)))
+                fused = _fused_form(plan, layer) if stage == plan.depth else None
+                if fused is not None:  # the output of a loss it could have been fused with
+                    notes.append(
+                        f"for one-hot $Y$ this is ${fused.gradient.format(a=a)}$, what fusing "
+                        "computes"
+                    )
+    rows.append(_eq(delta, "=", _product(expr, factors), z_shape, "; ".join(notes)))
     return rows
+
+
+def _fused_form(plan: NetworkPlan, layer: Layer) -> FusedLoss | None:
+    """The loss's fused form with ``layer``, when the model could fuse them but does not."""
+    loss = plan.loss
+    if loss is None or plan.fused or loss.math is None or loss.fused_with(layer) is None:
+        return None
+    return loss.math.fused
 
 
 def _product(expr: str, factors: list[str]) -> str:
@@ -800,9 +596,9 @@ def _l2_blocks(plan: NetworkPlan) -> list[Block]:
     which = "weights and biases" if model.l2_biases else "weights (not the biases)"
     return [
         Heading("L2 regularization", 3),
-        Eqs(
+        Equations(
             (
-                Eq(
+                _eq(
                     r"\mathcal{L}_{\text{total}}",
                     "=",
                     rf"\mathcal{{L}} + (\lambda/2)({terms})",
@@ -811,7 +607,7 @@ def _l2_blocks(plan: NetworkPlan) -> list[Block]:
                 ),
             )
         ),
-        Para(
+        _para(
             f"The penalty covers the {which} and does not depend on the batch; it adds "
             "$\\lambda\\theta$ to each such gradient, as written above (PyTorch's "
             "`weight_decay` for SGD)."
@@ -827,14 +623,14 @@ def _update_blocks(plan: NetworkPlan, optimizer: Optimizer) -> list[Block]:
     )
     return [
         Heading(f"Update: {name}"),
-        Para(
+        _para(
             f"For each parameter $\\theta \\in \\{{{shown}\\}}$, with "
             "$g = \\partial\\mathcal{L}/\\partial\\theta$ from above (averaged over the batch), "
             "element-wise; the engine updates every parameter at once in one flat buffer, and "
             "each keeps its own optimizer state."
         ),
-        Eqs(tuple(Eq(lhs, rel, rhs, None, note) for lhs, rel, rhs, note in rows)),
-        Para(f"Hyperparameters: ${hyper}$."),
+        Equations(tuple(_eq(lhs, rel, rhs, None, note) for lhs, rel, rhs, note in rows)),
+        _para(f"Hyperparameters: ${hyper}$."),
     ]
 
 
@@ -857,328 +653,3 @@ def _plain_num(value: float) -> str:
 
 def _shape_tex(shape: Shape) -> str:
     return r" \times ".join(str(d) for d in shape) if shape else "1"
-
-
-# --------------------------------------------------------------------------- rendering
-
-_MATH_OR_CODE = re.compile(r"(\$[^$]*\$|`[^`]*`)")
-
-
-def _segments(prose: str) -> list[tuple[str, str]]:
-    """Split prose into ("text" | "math" | "code", content) pieces."""
-    pieces = []
-    for part in _MATH_OR_CODE.split(prose):
-        if not part:
-            continue
-        if part.startswith("$"):
-            pieces.append(("math", part[1:-1]))
-        elif part.startswith("`"):
-            pieces.append(("code", part[1:-1]))
-        else:
-            pieces.append(("text", part))
-    return pieces
-
-
-# -- Markdown
-
-
-def _render_markdown(blocks: list[Block]) -> str:
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append("#" * block.level + " " + block.text)
-        elif isinstance(block, Para):
-            out.append(block.text)
-        elif isinstance(block, Eqs):
-            lines = []
-            for eq in block.rows:
-                line = f"- ${eq.lhs} {eq.rel} {eq.rhs}$"
-                if eq.shape is not None:
-                    line += f" $({_shape_tex(eq.shape)})$"
-                if eq.note:
-                    line += f" — {eq.note}"
-                lines.append(line)
-            out.append("\n".join(lines))
-        elif isinstance(block, Table):
-            lines = [
-                "| " + " | ".join(block.header) + " |",
-                "|" + "---|" * len(block.header),
-            ]
-            lines += ["| " + " | ".join(row) + " |" for row in block.rows]
-            out.append("\n".join(lines))
-    return "\n\n".join(out) + "\n"
-
-
-# -- LaTeX
-
-_LATEX_NOTE_WIDTH = 44
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "—": "---",
-    "–": "--",
-    "→": r"$\to$",
-    "×": r"$\times$",
-    "·": r"$\cdot$",
-    "…": r"\ldots{}",
-    "’": "'",
-    "−": "-",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Prose for LaTeX: special characters escaped, the few non-ASCII ones spelled in ASCII."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-
-
-def _latex_prose(prose: str) -> str:
-    out = []
-    for kind, content in _segments(prose):
-        if kind == "math":
-            out.append(f"${content}$")
-        elif kind == "code":
-            out.append(r"\texttt{" + latex_escape(content) + "}")
-        else:
-            out.append(latex_escape(content))
-    return "".join(out)
-
-
-def _render_latex(blocks: list[Block]) -> str:
-    out = [
-        "% Generated by chainrule derive. A fragment: \\input{} it into a document that loads\n"
-        "% \\usepackage{amsmath} (align*, \\text, \\operatorname, \\lVert)."
-    ]
-    commands = {1: "section*", 2: "subsection*", 3: "subsubsection*"}
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"\\{commands[block.level]}{{{_latex_prose(block.text)}}}")
-        elif isinstance(block, Para):
-            out.append(_latex_prose(block.text))
-        elif isinstance(block, Eqs):
-            lines, long_notes = [], []
-            for eq in block.rows:
-                line = f"  {eq.lhs} &{eq.rel} {eq.rhs}"
-                extra = []
-                if eq.shape is not None:
-                    extra.append(f"({_shape_tex(eq.shape)})")
-                if eq.note and _width(_text_prose(eq.note)) <= _LATEX_NOTE_WIDTH:
-                    extra.append(r"\text{" + _latex_prose(eq.note) + "}")
-                elif eq.note:  # too long for the line: a paragraph after the equations
-                    long_notes.append(f"${eq.lhs}$: " + _latex_prose(eq.note) + ".")
-                if extra:
-                    line += " && " + r" \quad ".join(extra)
-                lines.append(line)
-            out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}")
-            out += long_notes
-        elif isinstance(block, Table):
-            spec = "l" * len(block.header)
-            lines = [
-                f"\\begin{{tabular}}{{{spec}}}",
-                "\\hline",
-                " & ".join(_latex_prose(h) for h in block.header) + r" \\",
-                "\\hline",
-            ]
-            lines += [" & ".join(_latex_prose(c) for c in row) + r" \\" for row in block.rows]
-            lines += ["\\hline", "\\end{tabular}"]
-            out.append("\n".join(lines))
-    return "\n\n".join(out) + "\n"
-
-
-# -- plain text
-
-
-def _render_text(blocks: list[Block]) -> str:
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            title = _text_prose(block.text)
-            rule = {1: "=", 2: "-", 3: "·"}[block.level]
-            out.append(title + "\n" + rule * _width(title))
-        elif isinstance(block, Para):
-            out.append(_wrap(_text_prose(block.text, keep_math_together=True)))
-        elif isinstance(block, Eqs):
-            rows = [
-                (
-                    tex_to_text(eq.lhs),
-                    tex_to_text(eq.rel),
-                    tex_to_text(eq.rhs),
-                    "×".join(map(str, eq.shape)) if eq.shape else "",
-                    _text_prose(eq.note, keep_math_together=True),
-                )
-                for eq in block.rows
-            ]
-            lhs_width = max(_width(r[0]) for r in rows)
-            rhs_width = min(44, max(_width(r[2]) for r in rows))
-            shape_width = max(_width(r[3]) for r in rows)
-            lines = []
-            for lhs, rel, rhs, shape, note in rows:
-                line = f"  {_pad(lhs, lhs_width)} {rel} {_pad(rhs, rhs_width)}"
-                if shape_width:
-                    line += f"   {_pad(shape, shape_width)}"
-                if note and _width(line) + 3 + _width(note) > _TEXT_WIDTH:
-                    lines.append(line.rstrip())  # the note goes on its own lines, indented
-                    indent = " " * (4 + lhs_width)
-                    wrapped = _wrap(note, _TEXT_WIDTH - len(indent))
-                    lines += [indent + part for part in wrapped.split("\n")]
-                    continue
-                if note:
-                    line += "   " + note.replace("\u00a0", " ")
-                lines.append(line.rstrip())
-            out.append("\n".join(lines))
-        elif isinstance(block, Table):
-            cells = [[_text_prose(c) for c in block.header]]
-            cells += [[_text_prose(c) for c in row] for row in block.rows]
-            widths = [max(_width(row[i]) for row in cells) for i in range(len(block.header))]
-            lines = [
-                "  " + "   ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip()
-                for row in cells
-            ]
-            lines.insert(1, "  " + "   ".join("─" * w for w in widths))
-            out.append("\n".join(lines))
-    return "\n\n".join(out) + "\n"
-
-
-def _text_prose(prose: str, keep_math_together: bool = False) -> str:
-    """Prose as plain text; math converted (with no-break spaces when it must not wrap)."""
-    pieces = []
-    for kind, content in _segments(prose):
-        if kind == "math":
-            math_text = tex_to_text(content)
-            pieces.append(math_text.replace(" ", "\u00a0") if keep_math_together else math_text)
-        else:
-            pieces.append(content)
-    return "".join(pieces)
-
-
-def _width(text: str) -> int:
-    return sum(0 if unicodedata.combining(ch) else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
-_TEXT_WIDTH = 100
-
-
-def _wrap(text: str, width: int = 92) -> str:
-    lines, line = [], ""
-    for word in text.split(" "):
-        if line and _width(line) + 1 + _width(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return "\n".join(lines).replace("\u00a0", " ")
-
-
-# -- LaTeX math to Unicode
-
-_SYMBOLS = {
-    "alpha": "α", "beta": "β", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
-    "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "theta": "θ", "partial": "∂",
-    "odot": "⊙", "oslash": "⊘", "times": "×", "cdot": "·", "leftarrow": "←", "to": "→",
-    "le": "≤", "ge": "≥", "in": "∈", "ldots": "…", "sum": "Σ", "top": "⊤", "lVert": "‖",
-    "rVert": "‖", "log": "log", "exp": "exp", "max": "max", "min": "min", "tanh": "tanh",
-    "quad": "  ", ",": " ", ";": " ", "!": "", "{": "{", "}": "}", "|": "‖", "_": "_",
-    "%": "%", "left": "", "right": "",
-}  # fmt: skip
-_ARGUMENT_COMMANDS = {"text", "operatorname", "mathrm", "mathbf", "mathcal", "mathit", "tilde", "hat", "sqrt", "bar"}  # fmt: skip
-_SUBSCRIPTS = dict(
-    zip("0123456789+-=()aehijklmnoprstuvx−", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₋", strict=True)
-)
-_SUPERSCRIPTS = dict(
-    zip(
-        "0123456789+-=()abcdefghijklmnoprstuvwxyzT⊤−'",
-        "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵀᵀ⁻′",
-        strict=True,
-    )
-)
-
-
-def tex_to_text(tex: str) -> str:
-    """The math this module writes, as plain Unicode: ``\\delta_2 W_2^\\top`` -> ``δ₂ W₂ᵀ``."""
-    text, _ = _convert(tex, 0)
-    # NFC: A + combining tilde becomes the one character Ã where Unicode has it.
-    return unicodedata.normalize("NFC", re.sub(r" {2,}", " ", text).strip())
-
-
-def _convert(tex: str, i: int, stop: str | None = None) -> tuple[str, int]:
-    out: list[str] = []
-    while i < len(tex):
-        ch = tex[i]
-        if stop is not None and ch == stop:
-            return "".join(out), i + 1
-        if ch == "{":
-            group, i = _convert(tex, i + 1, "}")
-            out.append(group)
-        elif ch == "\\":
-            name, i = _command_name(tex, i + 1)
-            if name in _ARGUMENT_COMMANDS:
-                argument, i = _argument(tex, i)
-                out.append(_apply(name, argument))
-            else:
-                out.append(_SYMBOLS.get(name, name))
-                if name == "partial":  # ∂L/∂W, not ∂L/∂ W
-                    while i < len(tex) and tex[i] == " ":
-                        i += 1
-        elif ch in "_^":
-            argument, i = _argument(tex, i + 1)
-            out.append(_script(argument, _SUBSCRIPTS if ch == "_" else _SUPERSCRIPTS, ch))
-        elif ch == "-":
-            out.append("−")
-            i += 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out), i
-
-
-def _command_name(tex: str, i: int) -> tuple[str, int]:
-    j = i
-    while j < len(tex) and tex[j].isalpha():
-        j += 1
-    if j == i:  # a one-character command: \, \; \{ \|
-        return tex[i : i + 1], i + 1
-    return tex[i:j], j
-
-
-def _argument(tex: str, i: int) -> tuple[str, int]:
-    """The next group or single token, converted."""
-    while i < len(tex) and tex[i] == " ":
-        i += 1
-    if i >= len(tex):
-        return "", i
-    if tex[i] == "{":
-        return _convert(tex, i + 1, "}")
-    if tex[i] == "\\":
-        name, j = _command_name(tex, i + 1)
-        return _SYMBOLS.get(name, name), j
-    return ("−" if tex[i] == "-" else tex[i]), i + 1
-
-
-def _apply(command: str, argument: str) -> str:
-    if command == "tilde":
-        return argument[:1] + "\u0303" + argument[1:]
-    if command == "hat":
-        return argument[:1] + "\u0302" + argument[1:]
-    if command == "bar":
-        return argument[:1] + "\u0304" + argument[1:]
-    if command == "sqrt":
-        return "√" + (argument if _width(argument) == 1 else f"({argument})")
-    return argument
-
-
-def _script(argument: str, table: dict[str, str], mark: str) -> str:
-    if argument and all(ch in table for ch in argument):
-        return "".join(table[ch] for ch in argument)
-    return mark + (argument if _width(argument) == 1 else f"({argument})")

@@ -40,12 +40,11 @@ from chainrule.explain.derivation import (
     activation_math,
     loss_math,
     network_plan,
-    tex_to_text,
 )
-from chainrule.nn.layers import Dense, Softmax
-from chainrule.nn.losses import BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError
+from chainrule.nn.layers import Dense
 from chainrule.nn.model import Sequential
 from chainrule.reporting.figures import save_figure
+from chainrule.reporting.tex_text import tex_to_text
 from chainrule.utils.atomic import atomic_write, atomic_write_text
 
 __all__ = [
@@ -143,7 +142,7 @@ def _node(plan: NetworkPlan, tensor: Tensor, has_gradient: bool) -> GraphNode:
         first = f"{name} = {terms}"
     elif step.kind == "activation":
         source = _lower(plan.tex(step.source))
-        first = f"{name} = {tex_to_text(activation_math(step.layer).forward(source))}"
+        first = f"{name} = {tex_to_text(activation_math(step.layer).batch.format(z=source))}"
     elif step.kind == "dropout":
         first = (
             f"{name} = {_symbol(plan.tensors[step.source])} ⊙ {_symbol(plan.tensors[step.mask])}"
@@ -182,14 +181,9 @@ def _subscript(index: int) -> str:
 
 
 def _loss_name(plan: NetworkPlan) -> str:
-    loss = plan.loss
-    if isinstance(loss, CategoricalCrossEntropy):
-        return "cross-entropy"
-    if isinstance(loss, BinaryCrossEntropy):
-        return "binary cross-entropy"
-    if isinstance(loss, MeanSquaredError):
-        return f"MSE ({loss.reduction})"
-    return type(loss).__name__
+    """The loss's short name from its math description ("MSE (mean)", "cross-entropy")."""
+    description = plan.loss.math
+    return type(plan.loss).__name__ if description is None else description.short_name
 
 
 def _forward_edges(plan: NetworkPlan, labelled: bool) -> list[GraphEdge]:
@@ -219,7 +213,7 @@ def _backward_edges(plan: NetworkPlan) -> list[GraphEdge]:
     edges = []
     loss = loss_math(plan)
     if plan.fused:
-        pair = "sigmoid + BCE" if isinstance(plan.loss, BinaryCrossEntropy) else "softmax + CE"
+        pair = plan.loss.math.fused.pair  # "softmax + CE"
         gradient = tex_to_text(_lower(_count_outputs(loss.gradient, plan.num_outputs)))
         label = f"{gradient}\n({pair} fused)"
         edges.append(GraphEdge("loss", plan.logits, label, True))
@@ -262,11 +256,11 @@ def _count_outputs(tex: str, k: int) -> str:
 def _activation_label(plan: NetworkPlan, step) -> str:
     info = activation_math(step.layer)
     z, a = _lower(plan.tex(step.source)), _lower(plan.tex(step.output))
-    if isinstance(step.layer, Softmax):
-        return tex_to_text(rf"\operatorname{{diag}}({a}) - {a} {a}^\top") + " (Jacobian)"
-    if info.factor is None:
+    if not info.elementwise:
+        return tex_to_text(info.rowwise.batch_jacobian.format(a=a)) + " (Jacobian)"
+    if info.batch_derivative is None:
         return "⊙ 1"
-    return f"⊙ f'({tex_to_text(z)})\n= {tex_to_text(info.factor(z, a))}"
+    return f"⊙ f'({tex_to_text(z)})\n= {tex_to_text(info.batch_derivative.format(z=z, a=a))}"
 
 
 # --------------------------------------------------------------------------- DOT

@@ -22,19 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule.explain.record import Block, Equation, ExampleState, Section, StepRecord
 from chainrule.explain.spec import ExplainSpec
-from chainrule.explain.worked import (
-    LOSS,
-    Block,
-    Equation,
-    ExampleState,
-    Section,
-    StepRecord,
-    sym_a,
-    sym_b,
-    sym_W,
-    sym_z,
-)
+from chainrule.explain.symbols import LOSS, sym_a, sym_b, sym_W, sym_z
 from chainrule.reporting.expr import Add, Deriv, Eq, Expr, Frac, Int, Mul, Num, Raw, Sym
 
 PARAMETER = re.compile(r"^\s*([Wb])(\d+)\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*$")
@@ -225,6 +215,9 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
     gradient_symbol = Deriv(LOSS, parameter.symbol)
     m = len(path_set.per_example)
     blocks, sums = [], []
+    # Row-wise activations (softmax) at or above the parameter's layer: paths fan out there.
+    above = spec.layers[parameter.layer - 1 :]
+    rowwise = [layer.math for layer in above if not layer.math.elementwise]
     for index, paths in enumerate(path_set.per_example, start=1):
         title = f"Paths from L to {parameter.name}"
         if m > 1:
@@ -251,13 +244,11 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
                     " (see the backward pass).",
                 )
             )
-        elif spec.layers[-1].activation_name == "softmax" or any(
-            layer.activation_name == "softmax" for layer in spec.layers[parameter.layer - 1 :]
-        ):
+        elif rowwise:
             block.notes.append(
                 (
-                    "A softmax layer's Jacobian is not diagonal: each of its z[j] reaches the "
-                    "loss through every output a[i], one path each.",
+                    f"A {rowwise[0].name} layer's Jacobian is not diagonal: each of its z[j] "
+                    "reaches the loss through every output a[i], one path each.",
                 )
             )
         for number, path in enumerate(paths[:MAX_PRINTED_PATHS], start=1):

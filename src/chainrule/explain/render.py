@@ -1,52 +1,76 @@
-"""Renderers of a worked example: terminal text, Markdown, and a LaTeX document fragment.
+"""The worked example as a document: terminal text, Markdown, a LaTeX fragment or HTML.
 
-All three print the same record in the same order (network, then per step: forward pass,
-loss, backward pass, gradients, chain-rule paths, update, verification; then a summary), and
-round numbers only here, to ``digits`` significant digits.
+``render(record, fmt, digits)`` builds one :class:`~chainrule.reporting.document.Document` from
+the record and writes it with the shared renderers: the network, then per step the forward
+pass, loss, backward pass, gradients, chain-rule paths, update and verification, then a
+summary. Numbers are rounded only here, to ``digits`` significant digits (an updated value to
+as many more as it takes to show its change).
 
-* text: sections underlined, blocks grouped by layer, each block's general formula first and
-  then one equation per number with the ``=`` signs aligned;
-* markdown: headings, bullet lists of equations in code spans (so ``*`` is never emphasis),
-  parameter matrices as tables;
-* latex: a fragment for ``\\input`` into a document that loads ``amsmath`` (nothing else is
-  needed): ``\\subsection*`` headings, ``align*`` blocks, ``pmatrix`` matrices, ASCII only.
+Each record block becomes a run-in heading (its title), its general formulas (displayed
+equations), its notes (paragraphs), its matrices, then its equations — aligned, one per
+number. In a terminal::
+
+      Layer 1: ReLU, 3 inputs -> 3 neurons
+        z1 = W1 x + b1,  a1 = ReLU(z1)
+        where ReLU(z) = max(0, z)
+
+        a1[1] = ReLU(0.3*0.1 + 0.5*0.2 + 0.8*0.2 + 0.2) = ReLU(0.49) = 0.49
+
+Matrices are the one thing each format draws its own way: bracketed columns in a terminal, a
+table per layer in Markdown and HTML (one row per neuron), ``pmatrix`` in LaTeX. Markdown shows
+the math as code spans of its plain form: arithmetic full of numbers reads as written in every
+viewer, and its ``*`` is never emphasis.
 """
 
 from __future__ import annotations
 
-import re
-import textwrap
-
 import numpy as np
 
-from chainrule.explain.worked import Block, Equation, Section, WorkedExample
-from chainrule.reporting.expr import (
-    Expr,
-    Style,
-    change_digits,
-    format_number,
-    latex_escape,
-    latex_number,
-)
+from chainrule.explain.record import Block, Equation, Section, WorkedExample
+from chainrule.reporting import document as doc
+from chainrule.reporting.document import FORMATS, check_format
+from chainrule.reporting.expr import Expr, Style, change_digits, format_number, latex_number
 
-FORMATS = ("text", "markdown", "latex")
-TEXT_WIDTH = 100
-#: An equation longer than this many characters is broken after each ``=``: in the terminal,
-#: and (measured on its text form) on a LaTeX page, which holds about 70 characters of math.
-LONG_EQUATION = 100
-LATEX_LONG_EQUATION = 60
-#: Rows per align* environment (align* cannot break across a page).
-LATEX_ROWS_PER_ALIGN = 12
+__all__ = ["FORMATS", "render", "worked_document"]
 
 
 def render(record: WorkedExample, fmt: str = "text", digits: int = 4) -> str:
-    """The whole worked example in ``fmt`` (text, markdown or latex)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    """The whole worked example in ``fmt`` (one of ``FORMATS``: text, markdown, latex, html)."""
+    check_format(fmt)
+    _check_digits(digits)
+    options = {"math": "code"} if fmt == "markdown" else {}
+    return doc.render(worked_document(record, fmt, digits), fmt, **options)
+
+
+def worked_document(record: WorkedExample, fmt: str = "text", digits: int = 4) -> doc.Document:
+    """The worked example as a document, its matrices drawn the way ``fmt`` shows them."""
+    check_format(fmt)
+    _check_digits(digits)
+    source = record.source or "(spec given in code)"
+    precision = (
+        f"Computed in float64; numbers shown rounded to {digits} significant digit"
+        f"{'s' * (digits != 1)}."
+    )
+    # the precision on a line of its own in a terminal (a soft line break elsewhere)
+    header = doc.Paragraph(("Spec: ", doc.InlineCode(source), f".\n{precision}"))
+    blocks: list[doc.Block] = [header]
+    if record.spec.description:
+        blocks.append(doc.Paragraph(record.spec.description))
+    for level, heading, section in _sections(record):
+        blocks.append(doc.Heading(heading, level + 1))
+        if section is not None:
+            for block in section.blocks:
+                blocks += _block(block, fmt, digits)
+    return doc.Document(
+        record.spec.title or "Worked example",
+        blocks,
+        origin=f"Worked example written by chainrule explain from {source}.",
+    )
+
+
+def _check_digits(digits: int) -> None:
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
-    renderer = {"text": TextRenderer, "markdown": MarkdownRenderer, "latex": LatexRenderer}[fmt]
-    return renderer(digits).document(record)
 
 
 def _sections(record: WorkedExample) -> list[tuple[int, str, Section | None]]:
@@ -60,10 +84,44 @@ def _sections(record: WorkedExample) -> list[tuple[int, str, Section | None]]:
     return items
 
 
-def _value_digits(equation: Equation, digits: int) -> int:
-    if equation.reference is None:
-        return digits
-    return change_digits(equation.value, equation.reference, digits)
+def _block(block: Block, fmt: str, digits: int) -> list[doc.Block]:
+    """A record block: run-in title, formulas, notes, matrices, then the numbered equations."""
+    out: list[doc.Block] = [doc.Heading(block.title, 4)]
+    if block.formulas:
+        formulas = [doc.Equation(doc.Math.of(formula, digits)) for formula in block.formulas]
+        out.append(doc.Equations(formulas, aligned=False))
+    for note in block.notes:
+        pieces = [piece if isinstance(piece, str) else doc.Math.of(piece, digits) for piece in note]
+        out.append(doc.Paragraph(pieces))
+    if block.matrices:
+        out += _matrices(block.matrices, fmt, digits)
+    if block.equations:
+        out.append(doc.Equations([_equation(equation, digits) for equation in block.equations]))
+    return out
+
+
+def _equation(equation: Equation, digits: int) -> doc.Equation:
+    """``lhs = form = form = value``, the value shown with enough digits to show a change."""
+    places = digits
+    if equation.reference is not None:
+        places = change_digits(equation.value, equation.reference, digits)
+    value = doc.Math(latex_number(equation.value, places), format_number(equation.value, places))
+    relation = doc.Math("\\leftarrow", "←") if equation.relation == "<-" else doc.Math("=", "=")
+    sides = [doc.Math.of(form, digits) for form in equation.rhs]
+    return doc.Equation(doc.Math.of(equation.lhs, digits), relation, [*sides, value])
+
+
+# -- matrices ----------------------------------------------------------------------------------
+def _matrices(groups: list[list[tuple]], fmt: str, digits: int) -> list[doc.Block]:
+    """Each group of matrices shown side by side, drawn the way ``fmt`` can draw them."""
+    entries = [_entries(group, digits) for group in groups]
+    if fmt == "text":
+        lines = [line for group in entries for line in _text_matrices(group, digits)]
+        return [doc.Code("\n".join(lines))]
+    if fmt == "latex":
+        rows = [doc.Equation(doc.Math(_latex_matrices(group, digits))) for group in entries]
+        return [doc.Equations(rows, aligned=False)]
+    return [_table_matrices(group, digits) for group in entries]
 
 
 def _entries(group: list[tuple], digits: int) -> list[tuple[Expr, np.ndarray, np.ndarray]]:
@@ -82,283 +140,84 @@ def _entries(group: list[tuple], digits: int) -> list[tuple[Expr, np.ndarray, np
     return result
 
 
-def _header_lines(record: WorkedExample, digits: int) -> tuple[str, str, str]:
-    title = record.spec.title or "Worked example"
-    source = record.source or "(spec given in code)"
-    precision = (
-        f"Computed in float64; numbers shown rounded to {digits} significant digit"
-        f"{'s' * (digits != 1)}."
-    )
-    return title, source, precision
-
-
-# -- text ------------------------------------------------------------------------------------
-class TextRenderer:
-    def __init__(self, digits: int) -> None:
-        self.style = Style("text", digits)
-
-    def document(self, record: WorkedExample) -> str:
-        title, source, precision = _header_lines(record, self.style.digits)
-        lines = [f"chainrule explain {source}", title, precision]
-        if record.spec.description:
-            lines += textwrap.wrap(record.spec.description, TEXT_WIDTH)
-        for level, heading, section in _sections(record):
-            lines.append("")
-            if level == 1:
-                lines += [heading.upper(), "=" * len(heading)]
-            else:
-                lines += [heading, "-" * len(heading)]
-            if section is not None:
-                for block in section.blocks:
-                    lines += self.block(block)
-        return "\n".join(lines).rstrip() + "\n"
-
-    def inline(self, segments: tuple) -> str:
-        return "".join(s if isinstance(s, str) else s.render(self.style) for s in segments)
-
-    def block(self, block: Block) -> list[str]:
-        lines = [f"  {block.title}"]
-        lines += [f"    {formula.render(self.style)}" for formula in block.formulas]
-        for note in block.notes:
-            lines += textwrap.wrap(
-                self.inline(note), TEXT_WIDTH, initial_indent="    ", subsequent_indent="    "
-            )
-        if len(lines) > 1 and (block.matrices or block.equations):
-            lines.append("")  # the general formulas, then the numbers
-        for group in block.matrices:
-            lines += ["    " + line for line in self.matrix_group(group)]
-        lines += self.equations(block.equations)
-        lines.append("")
-        return lines
-
-    def equations(self, equations: list[Equation]) -> list[str]:
-        if not equations:
-            return []
-        lhs = [equation.lhs.render(self.style) for equation in equations]
-        width = max(len(text) for text in lhs)
-        lines = []
-        for left, equation in zip(lhs, equations, strict=True):
-            relation = "←" if equation.relation == "<-" else "="
-            parts = [form.render(self.style) for form in equation.rhs]
-            parts.append(format_number(equation.value, _value_digits(equation, self.style.digits)))
-            line = f"    {left:<{width}} {relation} " + " = ".join(parts)
-            if len(line) <= LONG_EQUATION or len(parts) == 1:
-                lines.append(line)
-                continue
-            lines.append(f"    {left:<{width}} {relation} {parts[0]}")
-            for part in parts[1:-1]:
-                lines.append(f"    {'':<{width}} = {part}")
-            lines[-1] += f" = {parts[-1]}"
-        return lines
-
-    def matrix_group(self, group: list[tuple]) -> list[str]:
-        entries = _entries(group, self.style.digits)
-        if all(values.ndim == 1 for _, values, _ in entries):
-            return [
-                "   ".join(
-                    f"{name.render(self.style)} = [{', '.join(_formatted(values, places))}]"
-                    for name, values, places in entries
-                )
-            ]
-        pieces = [self.matrix(name.render(self.style), v, p) for name, v, p in entries]
-        height = max(len(piece) for piece in pieces)
-        widths = [max(len(line) for line in piece) for piece in pieces]
-        lines = []
-        for row in range(height):
-            cells = [
-                (piece[row] if row < len(piece) else "").ljust(width)
-                for piece, width in zip(pieces, widths, strict=True)
-            ]
-            lines.append("   ".join(cells).rstrip())
-        return lines
-
-    def matrix(self, name: str, values: np.ndarray, places: np.ndarray) -> list[str]:
-        cells = _formatted(_as_rows(values), _as_rows(places), flat=False)
-        widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
-        body = [
-            "[" + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + "]"
-            for row in cells
-        ]
-        prefix = f"{name} = "
-        return [(prefix if r == 0 else " " * len(prefix)) + line for r, line in enumerate(body)]
-
-
 def _as_rows(values: np.ndarray) -> np.ndarray:
     """A matrix as it is; a vector as a column (the textbook's b and z are columns)."""
     return values if values.ndim == 2 else values.reshape(-1, 1)
 
 
-def _formatted(values: np.ndarray, places: np.ndarray, flat: bool = True, latex: bool = False):
+def _formatted(values: np.ndarray, places: np.ndarray, latex: bool = False) -> list[str]:
     number = latex_number if latex else format_number
-    if flat:
-        return [number(v, int(p)) for v, p in zip(values.ravel(), places.ravel(), strict=True)]
-    return [
-        [number(v, int(p)) for v, p in zip(row, row_places, strict=True)]
-        for row, row_places in zip(values, places, strict=True)
-    ]
+    return [number(v, int(p)) for v, p in zip(values.ravel(), places.ravel(), strict=True)]
 
 
-# -- markdown --------------------------------------------------------------------------------
-class MarkdownRenderer:
-    def __init__(self, digits: int) -> None:
-        self.style = Style("text", digits)
-
-    def document(self, record: WorkedExample) -> str:
-        title, source, precision = _header_lines(record, self.style.digits)
-        lines = [f"# {_md_escape(title)}", "", f"Spec: `{source}`. {precision}", ""]
-        if record.spec.description:
-            lines += [_md_escape(record.spec.description), ""]
-        for level, heading, section in _sections(record):
-            lines += [f"{'#' * (level + 1)} {_md_escape(heading)}", ""]
-            if section is not None:
-                for block in section.blocks:
-                    lines += self.block(block)
-        return "\n".join(lines).rstrip() + "\n"
-
-    def inline(self, segments: tuple) -> str:
-        return "".join(
-            _md_escape(s) if isinstance(s, str) else f"`{s.render(self.style)}`" for s in segments
-        )
-
-    def block(self, block: Block) -> list[str]:
-        lines = [f"**{_md_escape(block.title)}**", ""]
-        if block.formulas:
-            lines += [f"- `{formula.render(self.style)}`" for formula in block.formulas]
-            lines.append("")
-        for note in block.notes:
-            lines += [self.inline(note), ""]
-        for group in block.matrices:
-            lines += self.matrix_group(group)
-            lines.append("")
-        if block.equations:
-            for equation in block.equations:
-                relation = "←" if equation.relation == "<-" else "="
-                parts = [form.render(self.style) for form in equation.rhs]
-                digits = _value_digits(equation, self.style.digits)
-                parts.append(format_number(equation.value, digits))
-                text = f"{equation.lhs.render(self.style)} {relation} " + " = ".join(parts)
-                lines.append(f"- `{text}`")
-            lines.append("")
-        return lines
-
-    def matrix_group(self, group: list[tuple]) -> list[str]:
-        entries = _entries(group, self.style.digits)
-        first = entries[0][1]
-        if first.ndim == 1:
-            return [
-                ", ".join(
-                    f"`{name.render(self.style)} = [{', '.join(_formatted(values, places))}]`"
-                    for name, values, places in entries
-                )
-            ]
-        rows, columns = first.shape
-        names = [name.render(self.style) for name, _, _ in entries]
-        header = ["neuron"] + [f"{names[0]}[j,{c + 1}]" for c in range(columns)] + names[1:]
-        lines = [
-            "| " + " | ".join(header) + " |",
-            "| ---: |" + " ---: |" * (len(header) - 1),
-        ]
-        for r in range(rows):
-            cells = [f"j = {r + 1}"]
-            cells += _formatted(first[r], entries[0][2][r])
-            cells += [_formatted(v[r : r + 1], p[r : r + 1])[0] for _, v, p in entries[1:]]
-            lines.append("| " + " | ".join(cells) + " |")
-        return lines
-
-
-def _md_escape(text: str) -> str:
-    """Prose safe in Markdown: no emphasis, code or HTML, with as few backslashes as that takes
-    (an underscore inside a word such as n_in never starts emphasis)."""
-    text = re.sub(r"([\\*`])", r"\\\1", text)
-    text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
-    text = re.sub(r"<(?=[A-Za-z/!?])", r"\\<", text)
-    return re.sub(r"^([#>+-])", r"\\\1", text)
-
-
-# -- latex -----------------------------------------------------------------------------------
-class LatexRenderer:
-    def __init__(self, digits: int) -> None:
-        self.style = Style("latex", digits)
-
-    def document(self, record: WorkedExample) -> str:
-        title, source, precision = _header_lines(record, self.style.digits)
-        lines = [
-            f"% Worked example written by chainrule explain from {_comment(source)}.",
-            "% A document fragment: \\input it into a LaTeX document that loads amsmath.",
-            f"\\subsection*{{{latex_escape(title)}}}",
-            f"Spec: \\texttt{{{latex_escape(source)}}}. {latex_escape(precision)}",
-            "",
-        ]
-        if record.spec.description:
-            lines += [latex_escape(record.spec.description), ""]
-        for level, heading, section in _sections(record):
-            command = "subsection*" if level == 1 else "subsubsection*"
-            lines += [f"\\{command}{{{latex_escape(heading)}}}", ""]
-            if section is not None:
-                for block in section.blocks:
-                    lines += self.block(block)
-        return "\n".join(lines).rstrip() + "\n"
-
-    def inline(self, segments: tuple) -> str:
-        return "".join(
-            latex_escape(s) if isinstance(s, str) else f"\\({s.render(self.style)}\\)"
-            for s in segments
-        )
-
-    def block(self, block: Block) -> list[str]:
-        title = latex_escape(block.title)
-        lines = [f"\\paragraph{{{title}}}"]
-        for formula in block.formulas:
-            lines.append(f"\\[ {formula.render(self.style)} \\]")
-        for note in block.notes:
-            lines += [self.inline(note), ""]
-        for group in block.matrices:
-            entries = _entries(group, self.style.digits)
-            lines.append(
-                "\\[ "
-                + ", \\quad ".join(
-                    f"{name.render(self.style)} = {self.matrix(values, places)}"
-                    for name, values, places in entries
-                )
-                + " \\]"
+def _text_matrices(entries: list, digits: int) -> list[str]:
+    """Vectors as ``x = [0.3, 0.5]`` on one line; matrices as bracketed rows side by side."""
+    style = Style("text", digits)
+    if all(values.ndim == 1 for _, values, _ in entries):
+        return [
+            "   ".join(
+                f"{name.render(style)} = [{', '.join(_formatted(values, places))}]"
+                for name, values, places in entries
             )
-        # align* never breaks across pages, so long blocks go out in chunks of a few rows.
-        chunk: list[str] = []
-        for equation in block.equations:
-            chunk.append(self.equation(equation))
-            if sum(row.count("\\\\") + 1 for row in chunk) >= LATEX_ROWS_PER_ALIGN:
-                lines += self.align(chunk)
-                chunk = []
-        if chunk:
-            lines += self.align(chunk)
-        lines.append("")
-        return lines
-
-    @staticmethod
-    def align(rows: list[str]) -> list[str]:
-        return ["\\begin{align*}", " \\\\\n".join(rows), "\\end{align*}"]
-
-    def equation(self, equation: Equation) -> str:
-        relation = "\\leftarrow" if equation.relation == "<-" else "="
-        lhs = equation.lhs.render(self.style)
-        parts = [form.render(self.style) for form in equation.rhs]
-        parts.append(latex_number(equation.value, _value_digits(equation, self.style.digits)))
-        plain = Style("text", self.style.digits)
-        length = len(equation.lhs.render(plain)) + sum(
-            len(form.render(plain)) for form in equation.rhs
-        )
-        if length <= LATEX_LONG_EQUATION or len(parts) == 1:
-            return f"{lhs} &{relation} " + " = ".join(parts)
-        lines = [f"{lhs} &{relation} {parts[0]}"]
-        lines += [f"&= {part}" for part in parts[1:-1]]
-        lines[-1] += f" = {parts[-1]}"
-        return " \\\\\n".join(lines)
-
-    def matrix(self, values: np.ndarray, places: np.ndarray) -> str:
-        cells = _formatted(_as_rows(values), _as_rows(places), flat=False, latex=True)
-        body = " \\\\ ".join(" & ".join(row) for row in cells)
-        return f"\\begin{{pmatrix}} {body} \\end{{pmatrix}}"
+        ]
+    pieces = [_text_matrix(name.render(style), v, p) for name, v, p in entries]
+    height = max(len(piece) for piece in pieces)
+    widths = [max(len(line) for line in piece) for piece in pieces]
+    lines = []
+    for row in range(height):
+        cells = [
+            (piece[row] if row < len(piece) else "").ljust(width)
+            for piece, width in zip(pieces, widths, strict=True)
+        ]
+        lines.append("   ".join(cells).rstrip())
+    return lines
 
 
-def _comment(text: str) -> str:
-    return text.replace("\n", " ").encode("ascii", "replace").decode("ascii")
+def _text_matrix(name: str, values: np.ndarray, places: np.ndarray) -> list[str]:
+    rows, row_places = _as_rows(values), _as_rows(places)
+    cells = [_formatted(row, p) for row, p in zip(rows, row_places, strict=True)]
+    widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
+    body = [
+        "[" + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + "]" for row in cells
+    ]
+    prefix = f"{name} = "
+    return [(prefix if r == 0 else " " * len(prefix)) + line for r, line in enumerate(body)]
+
+
+def _table_matrices(entries: list, digits: int) -> doc.Block:
+    """Vectors as code spans in a line; a matrix as a table, one row per neuron, with the
+    group's vectors (a layer's biases) as further columns."""
+    style = Style("text", digits)
+    first = entries[0][1]
+    if first.ndim == 1:
+        pieces: list[doc.Inline] = []
+        for name, values, places in entries:
+            if pieces:
+                pieces.append(", ")
+            text = f"{name.render(style)} = [{', '.join(_formatted(values, places))}]"
+            pieces.append(doc.InlineCode(text))
+        return doc.Paragraph(pieces)
+    rows, columns = first.shape
+    names = [name.render(style) for name, _, _ in entries]
+    header = ["neuron"] + [f"{names[0]}[j,{c + 1}]" for c in range(columns)] + names[1:]
+    table_rows = []
+    for r in range(rows):
+        cells = [f"j = {r + 1}", *_formatted(first[r], entries[0][2][r])]
+        cells += [_formatted(v[r : r + 1], p[r : r + 1])[0] for _, v, p in entries[1:]]
+        table_rows.append(cells)
+    return doc.Table(header, table_rows, align="r" * len(header))
+
+
+def _latex_matrices(entries: list, digits: int) -> str:
+    style = Style("latex", digits)
+    return ", \\quad ".join(
+        f"{name.render(style)} = {_pmatrix(values, places)}" for name, values, places in entries
+    )
+
+
+def _pmatrix(values: np.ndarray, places: np.ndarray) -> str:
+    rows, row_places = _as_rows(values), _as_rows(places)
+    body = " \\\\ ".join(
+        " & ".join(_formatted(row, p, latex=True)) for row, p in zip(rows, row_places, strict=True)
+    )
+    return f"\\begin{{pmatrix}} {body} \\end{{pmatrix}}"

@@ -33,14 +33,23 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chainrule.nn.formulas import ActivationMath
 from chainrule.nn.layers import ACTIVATIONS, Activation, Dense, get_activation
-from chainrule.nn.losses import LOSSES
+from chainrule.nn.losses import LOSSES, get_loss
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.utils.yamlfile import read_yaml_mapping
 
-#: Optimizers whose update the worked example writes out (canonical registry names).
-EXPLAINED_OPTIMIZERS = ("sgd", "momentum", "adam")
+
+def explained_optimizers() -> list[str]:
+    """Optimizers whose update the worked example writes out (canonical registry names): those
+    whose math description has the worked example's lines (``OptimizerMath.worked``)."""
+    return [
+        name
+        for name in OPTIMIZERS.names()
+        if (math := getattr(OPTIMIZERS.get(name), "math", None)) is not None and math.worked
+    ]
+
 
 #: What to say when a required key is missing.
 REQUIRED_HINTS = {
@@ -111,9 +120,14 @@ class LayerSpec(Strict):
     @classmethod
     def _known_activation(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
         try:
-            get_activation(value)
+            layer = get_activation(value)
         except TypeError as error:
             raise ValueError(str(error)) from None
+        if layer.math is None:
+            raise ValueError(
+                f"{layer.type_name} has no math description (its class's math = "
+                "ActivationMath(...)), so the worked example cannot write it out"
+            )
         return value
 
     @field_validator("W", mode="before")
@@ -134,6 +148,11 @@ class LayerSpec(Strict):
     def make_activation(self) -> Activation:
         """A fresh engine activation layer (its forward/backward do the math)."""
         return get_activation(self.activation)
+
+    @property
+    def math(self) -> ActivationMath:
+        """The activation's own description of its formula and derivative."""
+        return self.make_activation().math
 
 
 class LossSpec(Strict):
@@ -184,10 +203,14 @@ class OptimizerSpec(Strict):
     @classmethod
     def _explained(cls, value: str) -> str:
         name = OPTIMIZERS.canonical(value)
-        if name not in EXPLAINED_OPTIMIZERS:
-            raise ValueError(
-                f"the worked example writes out gd/sgd, momentum and adam, got {value!r}"
+        explained = explained_optimizers()
+        if name not in explained:
+            # Specs name plain gradient descent "gd", so the message does too.
+            spoken = ["gd/sgd" if known == "sgd" else known for known in explained]
+            listing = (
+                ", ".join(spoken[:-1]) + " and " + spoken[-1] if len(spoken) > 1 else spoken[0]
             )
+            raise ValueError(f"the worked example writes out {listing}, got {value!r}")
         return name
 
     @model_validator(mode="after")
@@ -340,10 +363,12 @@ class ExplainSpec(Strict):
 
     @property
     def fused(self) -> bool:
-        """Whether the output activation and the loss are taken together (dL/dz = a - y)."""
-        output = self.layers[-1].activation_name
-        pairs = {("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy")}
-        return self.fuse and (output, self.loss.name) in pairs
+        """Whether the output activation and the loss are taken together (dL/dz = a - y), as
+        the engine fuses them (``Loss.fused_with``)."""
+        if not self.fuse:
+            return False
+        loss = get_loss(self.loss.engine_config())
+        return loss.fused_with(self.layers[-1].make_activation()) is not None
 
     def x(self) -> np.ndarray:
         """The inputs as a float64 batch (m, n_0)."""

@@ -23,6 +23,11 @@ from logits uses log-sum-exp: logits of ±1e4 give finite values and gradients.
 
 Clipping, stated: on probabilities, log terms are clamped at -100 and divisors at 1e-12, as
 PyTorch's ``BCELoss`` does, so a probability of exactly 0 or 1 gives a large finite loss.
+
+Each loss also states its math in a form programs read, its ``math``
+(``chainrule.nn.formulas.LossMath``): the batch formulas ``chainrule derive`` prints, the
+per-example value and gradient the worked example computes with (held equal to ``value`` and
+``gradient`` by the tests), and the fused form with its partner activation.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.nn.formulas import ExampleLoss, FusedLoss, LossMath, Notation, Ratio, log, total
 from chainrule.nn.labels import check_labels, one_hot
 from chainrule.nn.layers.activations import Sigmoid, Softmax, log_softmax, sigmoid, softmax
 from chainrule.nn.layers.base import Layer
@@ -45,6 +51,9 @@ class Loss:
 
     type_name: ClassVar[str] = "loss"
     from_logits: bool = False
+    #: The loss's math (``chainrule.nn.formulas.LossMath``), for derive and explain; a property
+    #: in the losses below, since it depends on their arguments.
+    math: LossMath | None = None
 
     def prepare_target(self, target: Any, output: np.ndarray) -> np.ndarray:
         """Check ``target`` against ``output`` and return it in this loss's working form."""
@@ -110,6 +119,80 @@ class MeanSquaredError(Loss):
         y = self.prepare_target(target, output)
         return (2.0 * self._scale(output)) * (output - y)
 
+    @property
+    def math(self) -> LossMath:
+        reduction = self.reduction
+        norm = r"\lVert{{{a} - Y}}\rVert_F^2"
+        value, gradient = {
+            "mean": (norm + r" \,/\, (m k)", "2({a} - Y)/(m k)"),
+            "sum": (norm + r" \,/\, m", "2({a} - Y)/m"),
+            "half_sum": (norm + r" \,/\, (2m)", "({a} - Y)/m"),
+        }[reduction]
+        outputs = "$k = {k}$ outputs; " if reduction == "mean" else ""
+        # One example: L = scale(k) Σ_j (a_j - y_j)², so dL/da_j = 2 scale(k) (a_j - y_j).
+        scale = {
+            "mean": lambda k: Ratio(1, k),
+            "sum": lambda k: 1,
+            "half_sum": lambda k: Ratio(1, 2),
+        }
+        example_gradient = {
+            "mean": lambda a, y, k: Ratio(2, k) * (a - y),
+            "sum": lambda a, y, k: 2 * (a - y),
+            "half_sum": lambda a, y, k: a - y,
+        }
+        conventions = {
+            "mean": lambda k: (
+                f"mean squared error, averaged over the {k} output{'s' * (k != 1)} "
+                "(reduction: mean)"
+            ),
+            "sum": lambda k: "squared error summed over the outputs (reduction: sum)",
+            "half_sum": lambda k: (
+                "one half of the squared error summed over the outputs "
+                "(reduction: half_sum, so that dL/da = a - y)"
+            ),
+        }
+
+        def definition(a: Notation, k: int) -> Notation:
+            """L for one example of k outputs, with the factor of the reduction."""
+            if reduction == "half_sum":
+                factor = Notation("(1/2) ", r"\frac{1}{2}")
+            elif reduction == "mean" and k > 1:
+                factor = Notation(f"(1/{k}) ", rf"\frac{{1}}{{{k}}}")
+            else:
+                factor = Notation("", "")
+            return Notation(
+                f"L = {factor.text}Σ_j ({a.text}[j] - y[j])^2",
+                f"L = {factor.tex}\\sum_j \\left({a.tex}_j - y_j\\right)^2",
+            )
+
+        def gradient_definition(a: Notation, k: int) -> Notation:
+            """dL/da_j for output a_j (``a`` names the element)."""
+            if reduction == "half_sum":
+                return Notation(f"{a.text} - y[j]", f"{a.tex} - y_j")
+            if reduction == "mean" and k > 1:
+                factor = Notation(f"(2/{k})*", rf"\frac{{2}}{{{k}}}")
+            else:
+                factor = Notation("2*", "2")
+            return Notation(f"{factor.text}({a.text} - y[j])", f"{factor.tex}({a.tex} - y_j)")
+
+        return LossMath(
+            name=f"mean squared error (reduction '{reduction}')",
+            short_name=f"MSE ({reduction})",
+            value=value,
+            gradient=gradient,
+            note=outputs + r"$\lVert \cdot \rVert_F^2$ sums the squares of every entry",
+            example=ExampleLoss(
+                convention=conventions[reduction],
+                definition=definition,
+                value=lambda a, y: (
+                    scale[reduction](len(a))
+                    * total((a_j - y_j) ** 2 for a_j, y_j in zip(a, y, strict=True))
+                ),
+                gradient=example_gradient[reduction],
+                gradient_definition=gradient_definition,
+            ),
+        )
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name, "reduction": self.reduction}
 
@@ -170,6 +253,82 @@ class BinaryCrossEntropy(Loss):
         if not self.from_logits and isinstance(layer, Sigmoid):
             return BinaryCrossEntropy(from_logits=True)
         return None
+
+    @property
+    def math(self) -> LossMath:
+        if self.from_logits:
+            return LossMath(
+                name="binary cross-entropy from logits",
+                short_name="binary cross-entropy",
+                value=r"\sum [\max({a}, 0) - {a} \odot Y + \log(1 + e^{{-|{a}|}})] \,/\, (m k)",
+                gradient=r"(\sigma({a}) - Y)/(m k)",
+                note="$k = {k}$ outputs; the output ${a}$ is read as logits",
+            )
+        value = r"-\sum [Y \odot \log {a} + (1 - Y) \odot \log(1 - {a})] \,/\, (m k)"
+
+        def definition(a: Notation, k: int) -> Notation:
+            """L for one example, the mean over its k outputs."""
+            scale = Notation("", "") if k == 1 else Notation(f"(1/{k}) ", rf"\frac{{1}}{{{k}}}")
+            return Notation(
+                f"L = -{scale.text}Σ_j [y[j]*log({a.text}[j]) + (1 - y[j])*log(1 - {a.text}[j])]",
+                rf"L = -{scale.tex}\sum_j \left[y_j \log {a.tex}_j + (1 - y_j)"
+                rf"\log(1 - {a.tex}_j)\right]",
+            )
+
+        def gradient_definition(a: Notation, k: int) -> Notation:
+            """dL/da_j for output a_j (``a`` names the element)."""
+            scale = Notation("", "") if k == 1 else Notation(f"{k}*", rf"{k}\,")
+            return Notation(
+                f"({a.text} - y[j]) / ({scale.text}{a.text}*(1 - {a.text}))",
+                rf"\frac{{{a.tex} - y_j}}{{{scale.tex}{a.tex}(1 - {a.tex})}}",
+            )
+
+        def delta_definition(a: Notation, k: int) -> Notation:
+            """δ = dL/dz for the output ``a``: the mean over its k outputs of a - y."""
+            if k == 1:
+                return Notation(f"{a.text} - y", rf"\left({a.tex} - y\right)")
+            return Notation(f"({a.text} - y) / {k}", rf"\frac{{1}}{{{k}}}\left({a.tex} - y\right)")
+
+        return LossMath(
+            name="binary cross-entropy",
+            short_name="binary cross-entropy",
+            value=value,
+            gradient=r"({a} - Y) \oslash ({a} \odot (1 - {a}))/(m k)",
+            note="$k = {k}$ outputs; divisors clamped at $10^{{-12}}$",
+            example=ExampleLoss(
+                convention=lambda k: (
+                    f"binary cross-entropy, averaged over the {k} outputs"
+                    if k > 1
+                    else "binary cross-entropy"
+                ),
+                definition=definition,
+                value=lambda a, y: (
+                    -(
+                        Ratio(1, len(a))
+                        * total(
+                            y_j * log(a_j) + (1 - y_j) * log(1 - a_j)
+                            for a_j, y_j in zip(a, y, strict=True)
+                        )
+                    )
+                ),
+                gradient=lambda a, y, k: (a - y) / (k * a * (1 - a)),
+                gradient_definition=gradient_definition,
+            ),
+            fused=FusedLoss(
+                name="binary cross-entropy, fused with the sigmoid",
+                pair="sigmoid + BCE",
+                value=value,
+                gradient="({a} - Y)/(m k)",
+                note=r"$k = {k}$ outputs per example, so the mean runs over $m k$ terms; the value "
+                r"is computed from the logits ${z}$; $\sigma'(z) = a(1 - a)$ cancels the "
+                r"$a(1 - a)$ of $\partial\mathcal{{L}}/\partial a$",
+                explanation="sigmoid + binary cross-entropy, fused as the engine does: dL/dz is "
+                "shown directly (dL/da = (a - y)/(a(1 - a)) times sigmoid' = a(1 - a) simplify "
+                "to a - y).",
+                delta=lambda a, y, k: (a - y) / k,
+                delta_definition=delta_definition,
+            ),
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name, "from_logits": self.from_logits}
@@ -249,6 +408,51 @@ class CategoricalCrossEntropy(Loss):
         if not self.from_logits and isinstance(layer, Softmax):
             return CategoricalCrossEntropy(from_logits=True)
         return None
+
+    @property
+    def math(self) -> LossMath:
+        if self.from_logits:
+            return LossMath(
+                name="categorical cross-entropy from logits",
+                short_name="cross-entropy",
+                value=r"\sum_i [\operatorname{{logsumexp}}({a})_i - Y_i \cdot ({a})_i] \,/\, m",
+                gradient=r"(\operatorname{{softmax}}({a}) - Y)/m",
+                note="the output ${a}$ is read as logits",
+            )
+        value = r"-\sum Y \odot \log {a} \,/\, m"
+        return LossMath(
+            name="categorical cross-entropy",
+            short_name="cross-entropy",
+            value=value,
+            gradient=r"-Y \oslash {a} \,/\, m",
+            note="divisors clamped at $10^{{-12}}$",
+            example=ExampleLoss(
+                convention=lambda k: "categorical cross-entropy, summed over the classes",
+                definition=lambda a, k: Notation(
+                    f"L = -Σ_j y[j]*log({a.text}[j])", f"L = -\\sum_j y_j \\log {a.tex}_j"
+                ),
+                value=lambda a, y: -total(y_j * log(a_j) for a_j, y_j in zip(a, y, strict=True)),
+                gradient=lambda a, y, k: -(y / a),
+                gradient_definition=lambda a, k: Notation(
+                    f"-y[j] / {a.text}", f"-\\frac{{y_j}}{{{a.tex}}}"
+                ),
+            ),
+            fused=FusedLoss(
+                name="categorical cross-entropy, fused with the softmax",
+                pair="softmax + CE",
+                value=value,
+                gradient="({a} - Y)/m",
+                note=r"the value is computed from the logits ${z}$ with log-sum-exp; the softmax "
+                r"Jacobian $\operatorname{{diag}}(a) - a a^\top$ times $-y/a$ collapses to $a - y$",
+                explanation="softmax + categorical cross-entropy, fused as the engine does: dL/dz "
+                "is shown directly (the softmax Jacobian diag(a) - a a^T times dL/da = -y/a, "
+                "with sum(y) = 1 simplify to a - y).",
+                delta=lambda a, y, k: a - y,
+                delta_definition=lambda a, k: Notation(
+                    f"{a.text} - y", f"\\left({a.tex} - y\\right)"
+                ),
+            ),
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name, "from_logits": self.from_logits}

@@ -8,6 +8,11 @@ number of layers. Each owns its state (velocity, moments, step count) and its
 The update formulas follow PyTorch's ``torch.optim`` exactly (given below in each docstring),
 so the same network trained here and there from the same weights follows the same numbers.
 Notation: θ parameters, g gradient, η learning rate, t the step count starting at 1.
+
+Each optimizer also states its update in a form programs read, its ``math``
+(``chainrule.nn.formulas.OptimizerMath``): the rule line by line as Python functions of θ, g,
+t, the hyperparameters and the state (held equal to ``step`` by the tests), with the notation
+``chainrule derive`` and the worked example print. A new optimizer is one class in this file.
 """
 
 from __future__ import annotations
@@ -17,7 +22,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.nn.formulas import Notation, OptimizerMath, UpdateRule, sqrt
 from chainrule.utils.registry import Registry
+
+#: Symbols of the hyperparameters: text for the worked example, TeX for the derivation.
+ETA = Notation("η", r"\eta")
+MU = Notation("μ", r"\mu")
+RHO = Notation("ρ", r"\rho")
+EPSILON = Notation("ε", r"\epsilon")
+BETA1 = Notation("β1", r"\beta_1")
+BETA2 = Notation("β2", r"\beta_2")
+LAMBDA_W = Notation("λw", r"\lambda_w")
 
 
 class Optimizer:
@@ -35,6 +50,8 @@ class Optimizer:
     FLUSH_EVERY: ClassVar[int] = 16
     #: Names of the per-parameter state buffers (saved in checkpoints).
     STATE: ClassVar[tuple[str, ...]] = ()
+    #: The update rule, for derive and explain (``chainrule.nn.formulas.OptimizerMath``).
+    math: ClassVar[OptimizerMath | None] = None
 
     def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
         self.learning_rate = _check_number(self.type_name, "learning_rate", learning_rate)
@@ -131,6 +148,23 @@ class SGD(Optimizer):
     """
 
     type_name = "sgd"
+    math = OptimizerMath(
+        name="gradient descent (SGD)",
+        short_name="gradient descent",
+        symbols={"learning_rate": ETA},
+        rules=(
+            UpdateRule(
+                "θ", lambda theta, g, learning_rate: theta - learning_rate * g, r"\theta - \eta g"
+            ),
+        ),
+        worked=(
+            Notation(
+                "θ ← θ - η*dL/dθ,   η = {learning_rate}",
+                r"\theta \leftarrow \theta - \eta \frac{{\partial L}}{{\partial \theta}}, \quad "
+                r"\eta = {learning_rate}",
+            ),
+        ),
+    )
 
     def __init__(self, learning_rate: float = 0.01, clip_norm: float | None = None) -> None:
         super().__init__(learning_rate, clip_norm)
@@ -152,6 +186,31 @@ class Momentum(Optimizer):
 
     type_name = "momentum"
     STATE = ("velocity",)
+    math = OptimizerMath(
+        name="SGD with momentum",
+        short_name="momentum",
+        symbols={"learning_rate": ETA, "momentum": MU},
+        rules=(
+            UpdateRule(
+                "v",
+                lambda v, g, momentum: momentum * v + g,
+                r"\mu v + g",
+                "velocity, starts at 0 (so the first v is g)",
+            ),
+            UpdateRule(
+                "θ", lambda theta, v, learning_rate: theta - learning_rate * v, r"\theta - \eta v"
+            ),
+        ),
+        state={"v": "velocity"},
+        worked=(
+            Notation(
+                "v(θ) ← μ*v(θ) + dL/dθ,  θ ← θ - η*v(θ),   η = {learning_rate}, μ = {momentum}, "
+                "v starts at 0 (PyTorch's form)",
+                r"v \leftarrow \mu v + \frac{{\partial L}}{{\partial \theta}}, \quad \theta "
+                r"\leftarrow \theta - \eta v, \quad \eta = {learning_rate}, \mu = {momentum}",
+            ),
+        ),
+    )
 
     def __init__(
         self, learning_rate: float = 0.01, momentum: float = 0.9, clip_norm: float | None = None
@@ -188,6 +247,25 @@ class Nesterov(Momentum):
     """
 
     type_name = "nesterov"
+    math = OptimizerMath(
+        name="Nesterov momentum",
+        short_name="Nesterov momentum",
+        symbols={"learning_rate": ETA, "momentum": MU},
+        rules=(
+            UpdateRule(
+                "v", lambda v, g, momentum: momentum * v + g, r"\mu v + g", "velocity, starts at 0"
+            ),
+            UpdateRule(
+                "θ",
+                lambda theta, g, v, learning_rate, momentum: (
+                    theta - learning_rate * (g + momentum * v)
+                ),
+                r"\theta - \eta (g + \mu v)",
+                "look-ahead with the new velocity",
+            ),
+        ),
+        state={"v": "velocity"},
+    )
 
     def _apply(self, params: np.ndarray, grads: np.ndarray, v: np.ndarray) -> None:
         step = self._scratch
@@ -206,6 +284,28 @@ class AdaGrad(Optimizer):
 
     type_name = "adagrad"
     STATE = ("sum_of_squares",)
+    math = OptimizerMath(
+        name="AdaGrad",
+        short_name="AdaGrad",
+        symbols={"learning_rate": ETA, "epsilon": EPSILON},
+        rules=(
+            UpdateRule(
+                "s",
+                lambda s, g: s + g * g,
+                r"s + g \odot g",
+                "sum of squared gradients, starts at 0",
+            ),
+            UpdateRule(
+                "θ",
+                lambda theta, g, s, learning_rate, epsilon: (
+                    theta - learning_rate * (g / (sqrt(s) + epsilon))
+                ),
+                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
+                r"$\epsilon$ outside the root",
+            ),
+        ),
+        state={"s": "sum_of_squares"},
+    )
 
     def __init__(
         self, learning_rate: float = 0.01, epsilon: float = 1e-10, clip_norm: float | None = None
@@ -242,6 +342,28 @@ class RMSProp(Optimizer):
 
     type_name = "rmsprop"
     STATE = ("mean_square",)
+    math = OptimizerMath(
+        name="RMSProp",
+        short_name="RMSProp",
+        symbols={"learning_rate": ETA, "rho": RHO, "epsilon": EPSILON},
+        rules=(
+            UpdateRule(
+                "s",
+                lambda s, g, rho: rho * s + (1 - rho) * (g * g),
+                r"\rho s + (1 - \rho)\, g \odot g",
+                "running mean of squares, starts at 0",
+            ),
+            UpdateRule(
+                "θ",
+                lambda theta, g, s, learning_rate, epsilon: (
+                    theta - learning_rate * (g / (sqrt(s) + epsilon))
+                ),
+                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
+                r"$\epsilon$ outside the root",
+            ),
+        ),
+        state={"s": "mean_square"},
+    )
 
     def __init__(
         self,
@@ -297,6 +419,65 @@ class Adam(Optimizer):
 
     type_name = "adam"
     STATE = ("scaled_m", "scaled_v")
+    #: The textbook form, with m and v as defined above (the ``m`` and ``v`` properties).
+    math = OptimizerMath(
+        name="Adam",
+        short_name="Adam",
+        symbols={"learning_rate": ETA, "beta1": BETA1, "beta2": BETA2, "epsilon": EPSILON},
+        rules=(
+            UpdateRule(
+                "m",
+                lambda m, g, beta1: beta1 * m + (1 - beta1) * g,
+                r"\beta_1 m + (1 - \beta_1)\, g",
+                "first moment (this m is not the batch size)",
+            ),
+            UpdateRule(
+                "v",
+                lambda v, g, beta2: beta2 * v + (1 - beta2) * g**2,
+                r"\beta_2 v + (1 - \beta_2)\, g \odot g",
+                "second moment; both start at 0",
+            ),
+            UpdateRule(
+                "m_hat",
+                lambda m, beta1, t: m / (1 - beta1**t),
+                r"m/(1 - \beta_1^t)",
+                "bias corrections; t = 1, 2, … counts steps",
+                relation="=",
+            ),
+            UpdateRule(
+                "v_hat", lambda v, beta2, t: v / (1 - beta2**t), r"v/(1 - \beta_2^t)", relation="="
+            ),
+            UpdateRule(
+                "θ",
+                lambda theta, m_hat, v_hat, learning_rate, epsilon: (
+                    theta - learning_rate * (m_hat / (sqrt(v_hat) + epsilon))
+                ),
+                r"\theta - \eta\, \hat{m} \oslash (\sqrt{\hat{v}} + \epsilon)",
+                r"$\epsilon$ added to $\sqrt{\hat{v}}$",
+            ),
+        ),
+        state={"m": "m", "v": "v"},
+        worked=(
+            Notation(
+                "m(θ) ← β1*m(θ) + (1 - β1)*g,  v(θ) ← β2*v(θ) + (1 - β2)*g^2,  g = dL/dθ",
+                r"m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad v \leftarrow \beta_2 v + "
+                r"(1 - \beta_2) g^2, \quad g = \frac{{\partial L}}{{\partial \theta}}",
+            ),
+            Notation(
+                "m_hat = m / (1 - β1^t),  v_hat = v / (1 - β2^t),  θ ← θ - η*m_hat / "
+                "(sqrt(v_hat) + ε)",
+                r"\hat m = \frac{{m}}{{1 - \beta_1^t}}, \quad "
+                r"\hat v = \frac{{v}}{{1 - \beta_2^t}}, \quad \theta \leftarrow \theta - \eta \frac{{\hat m}}{{\sqrt{{\hat v}} + "
+                r"\varepsilon}}",
+            ),
+            Notation(
+                "η = {learning_rate}, β1 = {beta1}, β2 = {beta2}, ε = {epsilon}; "
+                "m and v start at 0 (PyTorch's form)",
+                r"\eta = {learning_rate}, \beta_1 = {beta1}, \beta_2 = {beta2}, \varepsilon = "
+                r"{epsilon}",
+            ),
+        ),
+    )
 
     def __init__(
         self,
@@ -369,6 +550,23 @@ class AdamW(Adam):
     """
 
     type_name = "adamw"
+    math = OptimizerMath(
+        name="AdamW",
+        short_name="AdamW",
+        symbols={**Adam.math.symbols, "weight_decay": LAMBDA_W},
+        rules=(
+            UpdateRule(
+                "θ",
+                lambda theta, learning_rate, weight_decay: (
+                    theta * (1 - learning_rate * weight_decay)
+                ),
+                r"\theta\,(1 - \eta \lambda_w)",
+                "decoupled weight decay, first; biases too",
+            ),
+            *Adam.math.rules,
+        ),
+        state=Adam.math.state,
+    )
 
     def __init__(
         self,

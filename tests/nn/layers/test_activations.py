@@ -105,3 +105,50 @@ def test_bad_leaky_slope_is_rejected():
 def test_backward_before_forward_says_so():
     with pytest.raises(RuntimeError, match="before"):
         Sigmoid().backward(np.ones((1, 2)))
+
+
+# -- each activation's math description agrees with its code --------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [Identity(), ReLU(), LeakyReLU(0.2), Sigmoid(), Tanh(), ImprovedSigmoid()],
+    ids=lambda layer: layer.type_name,
+)
+def test_an_elementwise_description_computes_what_forward_and_backward_compute(layer):
+    z = np.random.default_rng(3).normal(size=(4, 5)) * 3
+    a = layer.forward(z, training=True)
+    math = layer.math
+    assert math.elementwise
+    np.testing.assert_allclose(math.function(z), a, rtol=1e-12)
+    derivative = np.broadcast_to(math.derivative(z, a), z.shape)  # the identity's is the scalar 1
+    np.testing.assert_allclose(derivative, layer.backward(np.ones_like(z)), rtol=1e-12)
+
+
+def test_softmaxs_description_gives_its_entries_and_its_jacobian():
+    layer = Softmax()
+    z = np.array([[0.3, -1.2, 2.0, 0.1]])
+    a = layer.forward(z, training=True)[0]
+    rowwise = layer.math.rowwise
+    assert not layer.math.elementwise and layer.math.derivative is None
+    np.testing.assert_allclose([rowwise.entry(z[0], j) for j in range(4)], a, rtol=1e-12)
+    jacobian = [[rowwise.jacobian(a[i], a[j], i == j) for j in range(4)] for i in range(4)]
+    rows_from_backward = [layer.backward(np.eye(4)[i][None, :])[0] for i in range(4)]
+    np.testing.assert_allclose(jacobian, rows_from_backward, rtol=1e-12, atol=1e-15)
+
+
+def test_every_registered_activation_describes_its_math():
+    for name in ACTIVATIONS.names():
+        math = get_activation(name).math
+        assert math is not None, name
+        assert math.batch.format(z="Z_1")  # a template that fills, for derive
+        assert (math.derivative is None) == (math.rowwise is not None), name
+
+
+def test_leaky_relus_description_follows_its_slope():
+    math = LeakyReLU(2.5).math
+    assert math.batch.format(z="Z") == r"\min(Z, 2.5 Z)"  # the larger of the two is z·slope
+    assert "0.1" in LeakyReLU(0.1).math.derivative_rule
+    assert LeakyReLU(1e-5).math.batch_derivative.format(z="Z", a="A") == (
+        r"([Z > 0] + 10^{-5}\,[Z \le 0])"
+    )

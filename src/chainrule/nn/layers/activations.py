@@ -19,6 +19,12 @@ tanh               tanh z                       1 - a²
 improved_sigmoid   1.7159 tanh(2z/3)            (2/3)(1.7159 - a²/1.7159)
 softmax            e^(z_j) / Σ_k e^(z_k)        Jacobian diag(a) - a aᵀ (per row)
 =================  ===========================  ===============================
+
+Each class states the same math once more in a form programs read, its ``math``
+(``chainrule.nn.formulas.ActivationMath``): the formula and the derivative as Python functions
+(held equal to forward and backward by the tests) and their notation. ``chainrule derive``,
+``chainrule explain`` and the computation graphs print it, so a new activation is this one
+file: its class, with ``math``, registered in ``chainrule.nn.layers``.
 """
 
 from __future__ import annotations
@@ -27,11 +33,30 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn.formulas import (
+    ActivationMath,
+    Notation,
+    Ratio,
+    RowwiseMath,
+    exp,
+    literal,
+    tanh,
+    tex_number,
+    total,
+    where,
+)
 from chainrule.nn.layers.base import Layer
 
 
 class Activation(Layer):
-    """An element-wise activation; the shape passes through unchanged."""
+    """An element-wise activation; the shape passes through unchanged.
+
+    ``math`` describes its formula and derivative (a class attribute, or a property when it
+    depends on the layer's arguments); an activation without one trains, but ``derive`` and
+    ``explain`` cannot show it.
+    """
+
+    math: ActivationMath | None = None
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
@@ -42,6 +67,17 @@ class Identity(Activation):
     """a = z;  f'(z) = 1;  δ = dout. The output layer of a regression network."""
 
     type_name = "identity"
+    math = ActivationMath(
+        name="identity",
+        symbol=Notation("identity", r"\operatorname{id}"),
+        function=lambda z: z,
+        derivative=lambda z, a: 1,
+        definition=Notation("identity(z) = z", r"\operatorname{id}(z) = z"),
+        derivative_definition=Notation("identity'(z) = 1", r"\operatorname{id}'(z) = 1"),
+        batch="{z}",
+        batch_derivative=None,
+        derivative_rule="f'(z) = 1",
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._cache = x
@@ -59,6 +95,21 @@ class ReLU(Activation):
     """
 
     type_name = "relu"
+    math = ActivationMath(
+        name="ReLU",
+        symbol=Notation("ReLU", r"\operatorname{ReLU}"),
+        function=lambda z: where(z > 0, z, 0),
+        derivative=lambda z, a: where(z > 0, 1, 0),
+        definition=Notation("ReLU(z) = max(0, z)", r"\operatorname{ReLU}(z) = \max(0, z)"),
+        derivative_definition=Notation(
+            "ReLU'(z) = 1 if z > 0 else 0 (0 at z = 0, as the engine takes it)",
+            r"\operatorname{ReLU}'(z) = 1 \text{ if } z > 0 \text{ else } 0",
+        ),
+        batch=r"\max(0, {z})",
+        batch_derivative="[{z} > 0]",
+        derivative_rule=r"\operatorname{ReLU}'(z) = [z > 0]",
+        derivative_note="0 at z = 0; the engine reads it from the output as $[a > 0]$",
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         a = np.maximum(x, 0)
@@ -95,6 +146,29 @@ class LeakyReLU(Activation):
         positive = self._cache
         return np.where(positive, dout, self.slope * dout)
 
+    @property
+    def math(self) -> ActivationMath:
+        slope = self.slope
+        text, tex = f"{slope:g}", tex_number(slope)
+        bound = r"\max" if slope <= 1 else r"\min"  # the larger of z and slope·z for slope <= 1
+        return ActivationMath(
+            name="leaky ReLU",
+            symbol=Notation("LeakyReLU", r"\operatorname{LeakyReLU}"),
+            function=lambda z: where(z > 0, z, slope * z),
+            derivative=lambda z, a: where(z > 0, 1, slope),
+            definition=Notation(
+                f"LeakyReLU(z) = z if z > 0 else {text}*z",
+                rf"\operatorname{{LeakyReLU}}(z) = z \text{{ if }} z > 0 \text{{ else }} {tex} z",
+            ),
+            derivative_definition=Notation(
+                f"LeakyReLU'(z) = 1 if z > 0 else {text}",
+                rf"\operatorname{{LeakyReLU}}'(z) = 1 \text{{ if }} z > 0 \text{{ else }} {tex}",
+            ),
+            batch=rf"{bound}({{z}}, {literal(tex)} {{z}})",
+            batch_derivative=rf"([{{z}} > 0] + {literal(tex)}\,[{{z}} \le 0])",
+            derivative_rule=rf"f'(z) = 1 \text{{ if }} z > 0 \text{{ else }} {tex}",
+        )
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "slope": self.slope}
 
@@ -107,6 +181,20 @@ class Sigmoid(Activation):
     """
 
     type_name = "sigmoid"
+    math = ActivationMath(
+        name="sigmoid",
+        symbol=Notation("sigmoid", r"\sigma"),
+        function=lambda z: 1 / (1 + exp(-z)),
+        derivative=lambda z, a: a * (1 - a),
+        definition=Notation("sigmoid(z) = 1 / (1 + exp(-z))", r"\sigma(z) = \frac{1}{1 + e^{-z}}"),
+        derivative_definition=Notation(
+            "sigmoid'(z) = a*(1 - a), from the output a", r"\sigma'(z) = a (1 - a)"
+        ),
+        batch=r"\sigma({z})",
+        batch_derivative=r"{a} \odot (1 - {a})",
+        derivative_rule=r"\sigma'(z) = a(1 - a)",
+        derivative_note="from the output",
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         a = sigmoid(x)
@@ -123,6 +211,23 @@ class Tanh(Activation):
     """a = tanh z;  tanh'(z) = 1 - a²;  δ = dout ⊙ (1 - a²)."""
 
     type_name = "tanh"
+    math = ActivationMath(
+        name="tanh",
+        symbol=Notation("tanh", r"\tanh"),
+        function=lambda z: tanh(z),
+        derivative=lambda z, a: 1 - a**2,
+        definition=Notation(
+            "tanh(z) = (e^z - e^-z) / (e^z + e^-z)",
+            r"\tanh z = \frac{e^z - e^{-z}}{e^z + e^{-z}}",
+        ),
+        derivative_definition=Notation(
+            "tanh'(z) = 1 - a^2, from the output a", r"\tanh'(z) = 1 - a^2"
+        ),
+        batch=r"\tanh({z})",
+        batch_derivative=r"(1 - {a} \odot {a})",
+        derivative_rule=r"\tanh'(z) = 1 - a^2",
+        derivative_note="from the output",
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         a = np.tanh(x)
@@ -148,6 +253,29 @@ class ImprovedSigmoid(Activation):
     A = 1.7159
     B = 2.0 / 3.0
 
+    @property
+    def math(self) -> ActivationMath:
+        A, B = self.A, Ratio(2, 3)  # B printed as the fraction it is
+        scale = literal(tex_number(A))  # A inside the {z} templates
+        return ActivationMath(
+            name="improved sigmoid",
+            symbol=Notation("isig", r"\operatorname{isig}"),
+            function=lambda z: A * tanh(B * z),
+            derivative=lambda z, a: B * (A - a**2 / A),
+            definition=Notation(
+                f"isig(z) = {A:g}*tanh(2z/3), LeCun's improved sigmoid",
+                rf"\operatorname{{isig}}(z) = {A:g} \tanh(2z/3)",
+            ),
+            derivative_definition=Notation(
+                f"isig'(z) = (2/3)*({A:g} - a^2/{A:g}), from the output a",
+                rf"\operatorname{{isig}}'(z) = \tfrac{{2}}{{3}}({A:g} - a^2/{A:g})",
+            ),
+            batch=rf"{scale} \tanh(2/3 \cdot {{z}})",
+            batch_derivative=rf"(2/3)({scale} - {{a}} \odot {{a}}/{scale})",
+            derivative_rule=rf"f'(z) = (2/3)({tex_number(A)} - a^2/{tex_number(A)})",
+            derivative_note="from the output",
+        )
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         a = self.A * np.tanh(self.B * x)
         self._cache = a
@@ -172,6 +300,34 @@ class Softmax(Activation):
     """
 
     type_name = "softmax"
+    math = ActivationMath(
+        name="softmax",
+        symbol=Notation("softmax", r"\operatorname{softmax}"),
+        function=None,  # row-wise: see rowwise.entry
+        derivative=None,
+        definition=Notation(
+            "softmax(z)[j] = exp(z[j]) / Σ_k exp(z[k])",
+            r"\operatorname{softmax}(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}",
+        ),
+        derivative_definition=Notation(
+            "da[i]/dz[j] = a[i]*([i = j] - a[j]): not diagonal, every output depends on every z",
+            r"\frac{\partial a_i}{\partial z_j} = a_i([i = j] - a_j)",
+        ),
+        batch=r"\operatorname{{softmax}}({z})",
+        batch_derivative=None,
+        derivative_rule=r"\partial a_j/\partial z_k = a_j([j = k] - a_k)",
+        derivative_note=r"row-wise; its Jacobian is $\operatorname{diag}(a) - a a^\top$ "
+        "for each row",
+        rowwise=RowwiseMath(
+            entry=lambda z, j: exp(z[j]) / total(exp(z_k) for z_k in z),
+            jacobian=lambda a_i, a_j, same: a_i * (1 - a_i) if same else -(a_i * a_j),
+            entry_definition=Notation(
+                "exp({z}[j]) / Σ_k exp({z}[k])", r"\frac{{e^{{{z}_j}}}}{{\sum_k e^{{{z}_k}}}}"
+            ),
+            batch_jacobian=r"\operatorname{{diag}}({a}) - {a} {a}^\top",
+            batch_backward=r"{a} \odot (G - \operatorname{{rowsum}}(G \odot {a}))",
+        ),
+    )
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         a = softmax(x)

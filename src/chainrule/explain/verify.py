@@ -1,0 +1,85 @@
+"""The gradients of a step, checked twice: against the engine's own backward pass (a float64
+``Sequential`` holding the same weights, transposed to the engine's layout) and against
+central differences of the engine's loss (``chainrule.nn.gradcheck``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.explain.record import Block, Verification
+from chainrule.explain.spec import ExplainSpec
+from chainrule.nn.gradcheck import numerical_gradient, relative_error
+
+#: Agreement required between this computation and the engine's backward pass (both
+#: float64, same formulas, summed in a different order).
+ENGINE_RTOL, ENGINE_ATOL = 1e-9, 1e-12
+#: Agreement required with central differences (h = 1e-6): |analytic - numeric| <= atol + rtol|numeric|.
+FD_STEP, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-8
+
+
+def verify(
+    spec: ExplainSpec,
+    W: list[np.ndarray],
+    b: list[np.ndarray],
+    loss: float,
+    dW: list[np.ndarray],
+    db: list[np.ndarray],
+) -> Verification:
+    """Compare with the engine's backward (float64 Sequential, W transposed) and with finite
+    differences of the engine's loss."""
+    model = spec.to_model(W, b)
+    x, y = spec.x(), spec.y()
+    output = model.forward(x, training=True)
+    engine_loss = model.compute_loss(output, y).total
+    model.backward(y)
+    ours = {}
+    for n in range(1, spec.n_layers + 1):
+        ours[f"dense_{n}.W"] = dW[n - 1].T  # the engine stores W transposed
+        ours[f"dense_{n}.b"] = db[n - 1]
+    engine_difference = max(float(np.max(np.abs(model.grads[k] - v))) for k, v in ours.items())
+    engine_passed = all(
+        np.allclose(model.grads[k], v, rtol=ENGINE_RTOL, atol=ENGINE_ATOL) for k, v in ours.items()
+    ) and np.isclose(engine_loss, loss, rtol=ENGINE_RTOL, atol=ENGINE_ATOL)
+
+    def engine_loss_now() -> float:
+        return model.compute_loss(model.forward(x), y).total
+
+    fd_difference, fd_relative, fd_passed = 0.0, 0.0, True
+    for key, analytic in ours.items():
+        numeric = numerical_gradient(engine_loss_now, model.params[key], FD_STEP)
+        fd_difference = max(fd_difference, float(np.max(np.abs(analytic - numeric))))
+        fd_relative = max(fd_relative, relative_error(analytic, numeric))
+        fd_passed &= bool(np.allclose(analytic, numeric, rtol=FD_RTOL, atol=FD_ATOL))
+    return Verification(
+        engine_difference,
+        abs(engine_loss - loss),
+        fd_difference,
+        fd_relative,
+        bool(engine_passed),
+        fd_passed,
+    )
+
+
+def verification_block(result: Verification) -> Block:
+    block = Block("Gradients of this step")
+    verdict = {True: "agree", False: "DISAGREE"}
+    block.notes.append(
+        (
+            f"Engine: a float64 chainrule.nn.model.Sequential with Dense layers holding W^T "
+            f"(forward(training=True), backward) gives gradients that {verdict[result.engine_passed]}"
+            f" with the ones above: max |difference| = {result.engine_max_difference:.1e}, "
+            f"loss difference {result.engine_loss_difference:.1e} "
+            f"(tolerance {ENGINE_ATOL:.0e} + {ENGINE_RTOL:.0e}*|value|).",
+        )
+    )
+    block.notes.append(
+        (
+            f"Finite differences: central differences (h = {FD_STEP:.0e}) of the engine's loss, "
+            f"chainrule.nn.gradcheck.numerical_gradient, {verdict[result.fd_passed]}: "
+            f"max |difference| = {result.fd_max_difference:.1e}, max relative error "
+            f"{result.fd_max_relative_error:.1e} (tolerance {FD_ATOL:.0e} + "
+            f"{FD_RTOL:.0e}*|numeric|).",
+        )
+    )
+    return block
