@@ -24,7 +24,7 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RMSProp
-from chainrule.reporting.document import FORMATS
+from chainrule.reporting.formats import FORMATS
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 

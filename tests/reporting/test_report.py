@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from chainrule.reporting.document import render
+from chainrule.reporting.formats import render
 from chainrule.reporting.metrics import per_class_metrics
 from chainrule.reporting.report import build_report, format_duration, format_percent, write_report
 from chainrule.training.history import History

@@ -7,15 +7,13 @@ import argparse
 from pathlib import Path
 
 from chainrule.cli.command import Command, CommandError, add_set_argument
-from chainrule.reporting.document import FORMATS as DOCUMENT_FORMATS
+from chainrule.reporting.formats import FORMATS as DOCUMENT_FORMATS
 
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="worked-example YAML (see examples/)")
     parser.add_argument("--digits", type=int, default=4, help="digits shown (default 4)")
-    parser.add_argument(
-        "--format", choices=DOCUMENT_FORMATS, default="text", help="output format"
-    )
+    parser.add_argument("--format", choices=DOCUMENT_FORMATS, default="text", help="output format")
     parser.add_argument(
         "--paths",
         action="append",

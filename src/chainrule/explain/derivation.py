@@ -43,10 +43,9 @@ from chainrule.reporting.document import (
     Heading,
     Paragraph,
     Table,
-    check_format,
     prose,
-    render,
 )
+from chainrule.reporting.formats import check_format, render
 
 __all__ = ["NetworkPlan", "Step", "Tensor", "derive", "network_plan"]
 
@@ -300,7 +299,7 @@ def _eq(lhs: str, rel: str, rhs: str, shape: Shape | None = None, note: str = ""
 def derive(model: Sequential, optimizer: Optimizer | None = None, fmt: str = "markdown") -> str:
     """The vectorized equations of one training step of ``model``, with every matrix's shape.
 
-    ``fmt`` is one of ``chainrule.reporting.document.FORMATS``: ``"markdown"`` (``$…$``
+    ``fmt`` is one of ``chainrule.reporting.formats.FORMATS``: ``"markdown"`` (``$…$``
     math), ``"latex"`` (a fragment with ``align*`` environments; ``\\usepackage{amsmath}``),
     ``"text"`` (plain Unicode for a terminal) or ``"html"`` (a page). Without ``optimizer``
     the update section is left out.

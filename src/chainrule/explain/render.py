@@ -28,8 +28,9 @@ import numpy as np
 
 from chainrule.explain.record import Block, Equation, Section, WorkedExample
 from chainrule.reporting import document as doc
-from chainrule.reporting.document import FORMATS, check_format
 from chainrule.reporting.expr import Expr, Style, change_digits, format_number, latex_number
+from chainrule.reporting.formats import FORMATS, check_format
+from chainrule.reporting.formats import render as render_document
 
 __all__ = ["FORMATS", "render", "worked_document"]
 
@@ -39,7 +40,7 @@ def render(record: WorkedExample, fmt: str = "text", digits: int = 4) -> str:
     check_format(fmt)
     _check_digits(digits)
     options = {"math": "code"} if fmt == "markdown" else {}
-    return doc.render(worked_document(record, fmt, digits), fmt, **options)
+    return render_document(worked_document(record, fmt, digits), fmt, **options)
 
 
 def worked_document(record: WorkedExample, fmt: str = "text", digits: int = 4) -> doc.Document:

@@ -18,8 +18,7 @@ Math is written once in TeX (what LaTeX shows, and Markdown between ``$``) with 
 plain form for terminals and HTML; without one the plain form is ``tex_to_text(tex)``.
 ``Math.of(expr, digits)`` takes both forms from an expression tree (:mod:`.expr`).
 
-``render(document, fmt)`` writes one of :data:`FORMATS`: ``text`` (a terminal), ``markdown``,
-``latex`` (a fragment to ``\\input``; needs amsmath) and ``html`` (a self-contained page).
+:func:`chainrule.reporting.formats.render` writes a document in one of its ``FORMATS``.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from chainrule.reporting.expr import Expr, Style
 from chainrule.reporting.tex_text import tex_to_text
 
 __all__ = [
-    "FORMATS",
     "Block",
     "Code",
     "Document",
@@ -45,15 +43,10 @@ __all__ = [
     "Math",
     "Paragraph",
     "Table",
-    "check_format",
     "inline",
     "plain_text",
     "prose",
-    "render",
 ]
-
-#: The formats every document renders to, in the order the CLI lists them.
-FORMATS = ("text", "markdown", "latex", "html")
 
 
 # --------------------------------------------------------------------------- inline content
@@ -301,26 +294,3 @@ class Document:
                     f"blocks, got {type(block).__name__}"
                 )
         _set(self, "blocks", blocks)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def check_format(fmt: str) -> str:
-    """``fmt`` if it is one of :data:`FORMATS`, else a ValueError naming the valid ones."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    return fmt
-
-
-def render(document: Document, fmt: str = "markdown", **options: Any) -> str:
-    """``document`` written as ``fmt`` (see :data:`FORMATS`); ``options`` go to that renderer
-    (Markdown: ``math="tex"`` or ``"code"``; text: ``width``)."""
-    # The renderers import this module for its block types, so they are imported here.
-    from chainrule.reporting.render_html import to_html
-    from chainrule.reporting.render_latex import to_latex
-    from chainrule.reporting.render_markdown import to_markdown
-    from chainrule.reporting.render_text import to_text
-
-    renderer = {"text": to_text, "markdown": to_markdown, "latex": to_latex, "html": to_html}
-    return renderer[check_format(fmt)](document, **options)
