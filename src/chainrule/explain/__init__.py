@@ -29,6 +29,8 @@ from chainrule.explain.record import WorkedExample
 from chainrule.explain.render import FORMATS, render
 from chainrule.explain.spec import ExplainSpec, SpecError, load_spec, parse_spec
 from chainrule.explain.worked import compute
+from chainrule.reporting.formats import check_format
+from chainrule.utils.validation import check_integer
 
 
 def explain(
@@ -41,14 +43,12 @@ def explain(
     """The whole worked example for the spec file ``spec_path``, as ``fmt`` text.
 
     ``digits``: significant digits shown (numbers are computed in float64 regardless);
-    ``fmt``: ``"text"``, ``"markdown"`` or ``"latex"``; ``paths``: parameters in textbook
+    ``fmt``: ``"text"``, ``"markdown"``, ``"latex"`` or ``"html"``; ``paths``: parameters in textbook
     indices (``["W1[1,1]", "b2[1]"]``) whose chain-rule paths to print. A bad spec or argument
     raises ``ValueError`` (``SpecError``) with one message; a missing file ``FileNotFoundError``.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
-        raise ValueError(f"--digits must be an integer from 1 to 17, got {digits!r}")
+    check_format(fmt)
+    check_integer(digits, "--digits", minimum=1, maximum=17)
     spec = load_spec(spec_path)
     record = compute(spec, paths=paths, source=str(spec_path))
     return render(record, fmt=fmt, digits=digits)

@@ -46,6 +46,7 @@ from chainrule.nn.model import Sequential
 from chainrule.reporting.figures import save_figure
 from chainrule.reporting.tex_text import tex_to_text
 from chainrule.utils.atomic import atomic_write, atomic_write_text
+from chainrule.utils.validation import check_integer
 
 __all__ = [
     "ENGINES",
@@ -617,8 +618,7 @@ def network_figure(model: Sequential, digits: int = 2) -> Figure:
     edges into one neuron do not meet; above 64 connections between two layers the weights
     are shown by colour and width only.
     """
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 6:
-        raise ValueError(f"digits must be an integer from 0 to 6, got {digits!r}")
+    check_integer(digits, "digits", minimum=0, maximum=6)
     dense = _dense_layers(model)
     widths = _check_diagram_size(model, dense)
     activations = _activation_names(model)

@@ -31,6 +31,7 @@ from chainrule.reporting import document as doc
 from chainrule.reporting.expr import Expr, Style, change_digits, format_number, latex_number
 from chainrule.reporting.formats import FORMATS, check_format
 from chainrule.reporting.formats import render as render_document
+from chainrule.utils.validation import check_integer
 
 __all__ = ["FORMATS", "render", "worked_document"]
 
@@ -70,8 +71,7 @@ def worked_document(record: WorkedExample, fmt: str = "text", digits: int = 4) -
 
 
 def _check_digits(digits: int) -> None:
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
-        raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
+    check_integer(digits, "digits", minimum=1, maximum=17)
 
 
 def _sections(record: WorkedExample) -> list[tuple[int, str, Section | None]]:

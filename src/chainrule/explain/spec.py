@@ -26,7 +26,6 @@ and the shapes, e.g. ``layer 2: W2 has 3 columns but layer 1 has 2 outputs``.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +37,7 @@ from chainrule.nn.layers import ACTIVATIONS, Activation, Dense, get_activation
 from chainrule.nn.losses import LOSSES, get_loss
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
+from chainrule.utils.validation import check_number
 from chainrule.utils.yamlfile import read_yaml_mapping
 
 
@@ -74,10 +74,7 @@ class Strict(BaseModel):
 
 
 def _number(value: Any, what: str) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
+    return check_number(value, what)
 
 
 def _vector(value: Any, what: str = "") -> list[float]:

@@ -41,6 +41,7 @@ from chainrule.nn.labels import check_labels, one_hot
 from chainrule.nn.layers.activations import Sigmoid, Softmax, log_softmax, sigmoid, softmax
 from chainrule.nn.layers.base import Layer
 from chainrule.utils.registry import Registry
+from chainrule.utils.validation import check_number
 
 LOG_FLOOR = -100.0
 DIVISOR_FLOOR = 1e-12
@@ -469,9 +470,7 @@ class L2Penalty:
     """
 
     def __init__(self, strength: float) -> None:
-        if isinstance(strength, bool) or not isinstance(strength, int | float) or strength < 0:
-            raise ValueError(f"l2: the strength must be a number >= 0, got {strength!r}")
-        self.strength = float(strength)
+        self.strength = check_number(strength, "the strength", minimum=0, where="l2")
 
     def value(self, weights: np.ndarray) -> float:
         if self.strength == 0.0:

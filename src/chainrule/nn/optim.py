@@ -24,6 +24,7 @@ import numpy as np
 
 from chainrule.nn.formulas import Notation, OptimizerMath, UpdateRule, sqrt
 from chainrule.utils.registry import Registry
+from chainrule.utils.validation import check_number
 
 #: Symbols of the hyperparameters: text for the worked example, TeX for the derivation.
 ETA = Notation("η", r"\eta")
@@ -588,18 +589,11 @@ class AdamW(Adam):
 
 
 def _check_number(optimizer: str, argument: str, value: Any, zero: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not zero):
-        bound = ">= 0" if zero else "> 0"
-        raise ValueError(f"{optimizer}: {argument} must be a finite number {bound}, got {value!r}")
-    return float(value)
+    return check_number(value, argument, minimum=0, strict=not zero, where=optimizer)
 
 
 def _check_fraction(optimizer: str, argument: str, value: Any) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not 0 <= value < 1:
-        raise ValueError(f"{optimizer}: {argument} must be in [0, 1), got {value!r}")
-    return float(value)
+    return check_number(value, argument, minimum=0, maximum=1, strict_maximum=True, where=optimizer)
 
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")

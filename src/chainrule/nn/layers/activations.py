@@ -46,6 +46,7 @@ from chainrule.nn.formulas import (
     where,
 )
 from chainrule.nn.layers.base import Layer
+from chainrule.utils.validation import check_number
 
 
 class Activation(Layer):
@@ -132,9 +133,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, slope: float = 0.01, name: str | None = None) -> None:
         super().__init__(name)
-        if isinstance(slope, bool) or not isinstance(slope, int | float) or not np.isfinite(slope):
-            raise ValueError(f"leaky_relu: slope must be a finite number, got {slope!r}")
-        self.slope = float(slope)
+        self.slope = check_number(slope, "slope", where="leaky_relu")
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         positive = x > 0
