@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.training.history import EPOCH_KEYS
+from chainrule.utils.validation import is_number
 
 __all__ = ["STATUSES", "STORE_NAME", "RunRecord", "SweepStore"]
 
@@ -96,9 +97,7 @@ class RunRecord:
     def metric(self, key: str) -> float | None:
         """A final metric as a float, or None when the run has none (failed, unfinished)."""
         value = (self.metrics or {}).get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return value if math.isfinite(value) else None
+        return float(value) if is_number(value) else None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
