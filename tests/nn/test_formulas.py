@@ -87,3 +87,18 @@ def test_an_optimizers_rules_run_in_order_each_seeing_the_earlier_targets():
     )
     after = math.step({PARAMETER: 1.0, "g": 0.25, "v": 1.0})
     assert after["v"] == 0.75 and after[PARAMETER] == 0.25
+
+
+def test_each_class_docstring_ends_with_the_math_that_derive_and_explain_print():
+    from chainrule.nn.layers import ReLU, Sigmoid, Tanh
+    from chainrule.nn.optim import SGD, Adam, RMSProp
+
+    for activation in (ReLU, Sigmoid, Tanh):
+        doc = activation.__doc__
+        assert activation.math.definition.text in doc
+        assert activation.math.derivative_definition.text in doc
+        assert doc.index("As derive and explain print it") > 0  # after the class's own prose
+    assert "θ ← θ - η*dL/dθ,   η = <learning_rate>" in SGD.__doc__
+    assert "sqrt(v_hat) + ε" in Adam.__doc__
+    for rule in RMSProp.math.rules:  # no worked lines: the rules as the derivation writes them
+        assert f"{rule.target} {rule.relation} {rule.tex}" in RMSProp.__doc__

@@ -28,6 +28,7 @@ Nothing here imports above ``chainrule.nn``: the symbols come in as arguments.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -329,3 +330,27 @@ class OptimizerMath:
         for rule in self.rules:
             values[rule.target] = rule.evaluate(values)
         return values
+
+
+# -------------------------------------------------------------------------- docstrings
+
+
+def docstring_section(math: ActivationMath | OptimizerMath) -> str:
+    """The description as the lines a class docstring ends with, so that ``help(Sigmoid)``
+    shows the very formulas ``derive`` and ``explain`` print (one source, never restated)."""
+    if isinstance(math, ActivationMath):
+        lines = [math.definition.text, math.derivative_definition.text]
+    elif math.worked:  # the worked example's plain-text lines read best in a docstring
+        lines = [re.sub(r"\{(\w+)\}", r"<\1>", line.text) for line in math.worked]
+    else:
+        lines = [f"{rule.target} {rule.relation} {rule.tex}" for rule in math.rules]
+    body = "\n".join(f"    {line}" for line in lines)
+    return f"\n\nAs derive and explain print it ({math.name}, from ``math``):\n\n{body}\n"
+
+
+def add_math_to_docstring(cls: type) -> None:
+    """Append :func:`docstring_section` of ``cls.math`` to ``cls.__doc__`` when the class
+    itself sets ``math`` (a property that needs the instance's arguments is left alone)."""
+    math = cls.__dict__.get("math")
+    if isinstance(math, ActivationMath | OptimizerMath) and cls.__doc__ is not None:
+        cls.__doc__ = inspect.cleandoc(cls.__doc__) + docstring_section(math)

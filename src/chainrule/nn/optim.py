@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from chainrule.nn.formulas import Notation, OptimizerMath, UpdateRule, sqrt
+from chainrule.nn.formulas import Notation, OptimizerMath, UpdateRule, add_math_to_docstring, sqrt
 from chainrule.utils.registry import Registry
 from chainrule.utils.validation import check_number
 
@@ -53,6 +53,10 @@ class Optimizer:
     STATE: ClassVar[tuple[str, ...]] = ()
     #: The update rule, for derive and explain (``chainrule.nn.formulas.OptimizerMath``).
     math: ClassVar[OptimizerMath | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        add_math_to_docstring(cls)
 
     def __init__(self, learning_rate: float, clip_norm: float | None = None) -> None:
         self.learning_rate = _check_number(self.type_name, "learning_rate", learning_rate)

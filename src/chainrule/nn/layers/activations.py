@@ -38,6 +38,7 @@ from chainrule.nn.formulas import (
     Notation,
     Ratio,
     RowwiseMath,
+    add_math_to_docstring,
     exp,
     literal,
     tanh,
@@ -58,6 +59,10 @@ class Activation(Layer):
     """
 
     math: ActivationMath | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        add_math_to_docstring(cls)
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
