@@ -22,6 +22,7 @@ def test_each_face_name_is_the_object_it_stands_for():
     assert cr.callbacks is callbacks
     assert cr.Trainer is trainer.Trainer
     assert cr.gradcheck is gradcheck.gradcheck
+    assert cr.gradcheck_layer is gradcheck.gradcheck_layer
     assert cr.load_recipe is load_recipe
     assert cr.train_recipe is train_recipe
     assert isinstance(cr.explain, ModuleType) and callable(cr.explain.explain)
@@ -32,6 +33,7 @@ def test_each_face_name_is_the_object_it_stands_for():
 def test_all_lists_the_face_and_from_import_works():
     assert set(cr.__all__) == {*cr.FACE, "__version__"}
     assert set(cr.FACE) <= set(dir(cr))
+    assert not {"FACE", "Any", "TYPE_CHECKING", "import_module"} & set(dir(cr))  # no plumbing
     from chainrule import Dense, Sequential
 
     assert (Dense, Sequential) == (cr.Dense, cr.Sequential)

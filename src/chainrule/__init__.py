@@ -18,7 +18,8 @@ The package face — the names a Keras or PyTorch user reaches for first::
 ``cr.losses``       MeanSquaredError, BinaryCrossEntropy, CategoricalCrossEntropy
 ``cr.callbacks``    EarlyStopping and the other hooks ``fit`` calls
 ``cr.Trainer``      the training loop itself (``fit`` runs it)
-``cr.gradcheck``    a model's backward pass against central differences
+``cr.gradcheck``    a model's backward pass against central differences (one layer's:
+                    ``cr.gradcheck_layer``)
 ``cr.data``         datasets (MNIST, Fashion-MNIST … from IDX files), scaling, your own images
 ``cr.explain``      a tiny network worked out by hand: ``cr.explain.explain("spec.yaml")``
 ``cr.load_recipe``  read and validate a YAML recipe
@@ -47,6 +48,7 @@ FACE: dict[str, tuple[str, str | None]] = {
     "callbacks": ("chainrule.training.callbacks", None),
     "Trainer": ("chainrule.training.trainer", "Trainer"),
     "gradcheck": ("chainrule.nn.gradcheck", "gradcheck"),
+    "gradcheck_layer": ("chainrule.nn.gradcheck", "gradcheck_layer"),
     "data": ("chainrule.data", None),
     "explain": ("chainrule.explain", None),
     "load_recipe": ("chainrule.app.recipes", "load_recipe"),
@@ -62,6 +64,7 @@ __all__ = [
     "data",
     "explain",
     "gradcheck",
+    "gradcheck_layer",
     "layers",
     "load_recipe",
     "losses",
@@ -74,7 +77,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from chainrule.app.recipes import load_recipe
     from chainrule.app.run import train_recipe
     from chainrule.nn import layers, losses, optim
-    from chainrule.nn.gradcheck import gradcheck
+    from chainrule.nn.gradcheck import gradcheck, gradcheck_layer
     from chainrule.nn.layers import Dense
     from chainrule.training import callbacks
     from chainrule.training.keras import Sequential
@@ -93,4 +96,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *FACE})
+    """The face and the subpackages, not this module's own helpers (``FACE``, ``Any`` …)."""
+    loaded = {name for name in globals() if not name.startswith("_") and name not in _PLUMBING}
+    return sorted({*__all__, *loaded})
+
+
+_PLUMBING = {"FACE", "TYPE_CHECKING", "Any", "annotations", "import_module"}

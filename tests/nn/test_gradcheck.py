@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chainrule.nn.gradcheck import gradcheck, numerical_gradient, relative_error
+from chainrule.nn.gradcheck import gradcheck, gradcheck_layer, numerical_gradient, relative_error
 from chainrule.nn.layers import Dense, Dropout, ImprovedSigmoid, LeakyReLU, Sigmoid, Softmax, Tanh
 from chainrule.nn.model import Sequential
 
@@ -45,3 +45,9 @@ def test_relative_error_conventions():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.ones(3), np.ones(3)) == 0.0
     assert relative_error(np.ones(1), -np.ones(1)) == pytest.approx(1.0)
+
+
+def test_a_dense_layer_with_its_own_activation_is_checked_with_it():
+    x = np.random.default_rng(3).normal(size=(4, 5))
+    result = gradcheck_layer(Dense(3, activation="tanh"), x)
+    assert result.passed and set(result.errors) == {"dense_1.W", "dense_1.b", "input"}

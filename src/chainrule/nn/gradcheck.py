@@ -127,7 +127,8 @@ def gradcheck_layer(
 
     def loss() -> float:
         model.rng.bit_generator.state = rng_state
-        return float(np.sum(layer.forward(x, training) * projection))
+        # the model, not the layer: a Dense(units, activation=...) runs its activation too
+        return float(np.sum(model.forward_batch(x, training) * projection))
 
     loss()
     dx = model.backward_from(projection)

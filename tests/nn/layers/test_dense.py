@@ -114,3 +114,8 @@ def test_input_shape_and_input_dim_must_agree():
         Dense(3, input_shape=(784,), input_dim=785)
     with pytest.raises(ValueError, match="Dense: input_dim must be an integer >= 1, got 0"):
         Dense(3, input_shape=(0,))
+
+
+def test_repr_shows_the_activation_the_user_wrote():
+    assert repr(Dense(10, activation="relu")).endswith(", activation='relu')")
+    assert "activation" not in repr(Dense(10))

@@ -141,6 +141,13 @@ class Dense(Layer):
             "bias_initializer": self.bias_initializer.get_config(),
         }
 
+    def __repr__(self) -> str:
+        # the model file keeps the activation as its own layer, but the user wrote it here
+        text = super().__repr__()
+        if self.activation is None:
+            return text
+        return f"{text[:-1]}, activation={self.activation.get_config()['type']!r})"
+
 
 def _input_dim_from_shape(input_shape: Any, input_dim: int | None) -> int:
     """``input_shape=(784,)`` (Keras) as ``input_dim=784``; a Dense layer takes flat input."""
