@@ -1,5 +1,6 @@
 """Recipes: every shipped recipe validates, and each user mistake gets a message that helps."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,178 @@ def test_missing_and_malformed_files(tmp_path):
         load_recipe(write(tmp_path, "model: [\n"))
     with pytest.raises(RecipeError, match="a recipe is a mapping"):
         load_recipe(write(tmp_path, "- 1\n- 2\n"))
+
+
+# -- nothing silent: two keys for one value, values of the wrong kind, bounded YAML -------------
+def test_two_learning_rates_that_disagree_are_an_error_naming_both():
+    optimizer = {"name": "sgd", "learning_rate": 0.1}
+    with pytest.raises(
+        RecipeError,
+        match=r"^<recipe>: training\.learning_rate=0\.5 and "
+        r"training\.optimizer\.learning_rate=0\.1 "
+        r"both give the learning rate and disagree",
+    ):
+        parse_recipe(
+            {"training": {"optimizer": optimizer}}, overrides=["training.learning_rate=0.5"]
+        )
+    agreeing = parse_recipe({"training": {"optimizer": optimizer, "learning_rate": 0.1}})
+    assert agreeing.build_optimizer().learning_rate == 0.1
+
+
+def test_shorthand_keys_beside_explicit_layers_are_an_error():
+    layers = {"layers": [{"type": "dense", "units": 10}, "softmax"]}
+    for key, value in [("activation", "tanh"), ("init", "he_normal"), ("dropout", 0.5),
+                       ("bias_init", "normal"), ("outputs", 3)]:  # fmt: skip
+        with pytest.raises(RecipeError, match=rf"model\.{key}=.* would be ignored"):
+            parse_recipe({"model": {**layers, key: value}})
+
+
+def test_batch_size_with_a_mode_that_ignores_it_is_an_error():
+    with pytest.raises(RecipeError, match=r"training\.batch_size=128 would be ignored: training\."
+                       r"mode=stochastic takes one example per step"):  # fmt: skip
+        parse_recipe({"training": {"mode": "stochastic", "batch_size": 128}})
+    # A batch size left at its default is no claim (a grid crosses modes over one base).
+    assert parse_recipe({"training": {"mode": "batch", "batch_size": 32}}).training.mode == "batch"
+
+
+def test_a_resolved_recipe_reads_back(tmp_path):
+    import yaml
+
+    for path in RECIPES:
+        dumped = yaml.safe_dump(load_recipe(path).model_dump(), sort_keys=False)
+        assert load_recipe(write(tmp_path, dumped)) == load_recipe(path)
+
+
+def test_model_input_shape_must_agree_with_the_data():
+    recipe = parse_recipe({"model": {"input_shape": [784]}})
+    assert recipe.build_model((784,)).input_shape == (784,)
+    with pytest.raises(RecipeError, match=r"model\.input_shape=\[784\] disagrees with the data, "
+                       r"whose examples have shape \[1, 28, 28\]"):  # fmt: skip
+        recipe.build_model((1, 28, 28))
+
+
+def test_the_same_key_set_twice_is_an_error():
+    with pytest.raises(RecipeError, match="training.epochs is given twice on the command line, "
+                       "as 3 and 4; give it once"):  # fmt: skip
+        parse_recipe({}, overrides=["training.epochs=3", "training.epochs=4"])
+    assert (
+        parse_recipe({}, overrides=["training.epochs=3", "training.epochs=3"]).training.epochs == 3
+    )
+    with pytest.raises(RecipeError, match=r"--set model and --set model.hidden overlap"):
+        parse_recipe({}, overrides=["model={hidden: [32]}", "model.hidden=[64]"])
+
+
+def _fields(kind):
+    """(dotted key, annotation text) of every recipe field whose type mentions ``kind``."""
+    from chainrule.app.recipes import Recipe
+
+    found = []
+    for section, field in Recipe.model_fields.items():
+        nested = getattr(field.annotation, "model_fields", None)
+        for name, inner in (nested or {section: field}).items():
+            key = f"{section}.{name}" if nested else section
+            text = str(inner.annotation)
+            if kind in text.replace("bool | int", "") and "Literal" not in text:
+                found.append((key, text))
+    return found
+
+
+INTEGER_FIELDS = _fields("int")
+FLOAT_FIELDS = _fields("float")
+
+
+def test_the_field_lists_are_what_the_schema_holds():
+    assert {"seed", "training.epochs", "training.batch_size", "model.hidden"} <= {
+        key for key, _ in INTEGER_FIELDS
+    }
+    assert {"training.learning_rate", "model.l2", "data.validation_fraction"} <= {
+        key for key, _ in FLOAT_FIELDS
+    }
+
+
+@pytest.mark.parametrize(("key", "annotation"), INTEGER_FIELDS, ids=[k for k, _ in INTEGER_FIELDS])
+def test_a_bool_is_not_an_integer(key, annotation):
+    value = "[true]" if "list" in annotation else "true"
+    with pytest.raises(RecipeError, match=rf"{re.escape(key)}(\.0)?: Input should be a valid "
+                       r"integer \(got True\)"):  # fmt: skip
+        parse_recipe({}, overrides=[f"{key}={value}"])
+
+
+@pytest.mark.parametrize(("key", "annotation"), FLOAT_FIELDS, ids=[k for k, _ in FLOAT_FIELDS])
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_every_number_is_finite(key, annotation, value):
+    with pytest.raises(RecipeError, match=rf"{re.escape(key)}: Input should be a finite number"):
+        parse_recipe({}, overrides=[f"{key}={value}"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.optimizer={name: adam, learning_rate: .inf}",
+         "training.optimizer.learning_rate must be a finite number, got inf"),
+        ("training.schedule={name: cosine, min_learning_rate: .nan}",
+         "training.schedule.min_learning_rate must be a finite number, got nan"),
+        ("training.schedule={name: cosine, epochs: true}",
+         "training.schedule: cosine: epochs must be an integer >= 1, got True"),
+        ("training.early_stopping={patience: true}",
+         "training.early_stopping: early_stopping: patience must be an integer >= 1, got True"),
+        ("training.early_stopping={patiense: 3}",
+         "training.early_stopping: unknown key 'patiense'; valid keys: monitor, mode, patience"),
+        ("training.early_stopping={restore_best_weights: 1}",
+         "restore_best_weights is true or false, got 1"),
+        ("training.diagnostics=0", "training.diagnostics: diagnostics is true, false or every"),
+        ("model.input_shape=[1, 0, 28]", "input_shape sizes must be positive integers"),
+    ],
+)  # fmt: skip
+def test_nested_specs_are_checked_when_the_recipe_is_read(override, message):
+    with pytest.raises(RecipeError, match=re.escape(message)):
+        parse_recipe({}, overrides=[override])
+
+
+def test_a_negative_seed_names_the_key_the_file_and_what_is_valid(tmp_path):
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(write(tmp_path, "seed: -1\n"))
+    message = str(caught.value)
+    assert message.endswith("bad.yaml: seed: Input should be greater than or equal to 0 (got -1)")
+
+
+def test_an_exponent_is_a_number_inside_mappings_too(tmp_path):
+    path = write(tmp_path, "training: {optimizer: {name: adam, learning_rate: 1e-3}}\n")
+    assert load_recipe(path).build_optimizer().learning_rate == 0.001
+
+
+def test_yaml_problems_in_a_recipe_are_one_line_naming_the_file(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{name}: &{name} [{', '.join(['*' + before] * 9)}]\n"
+        for before, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    cases = {
+        bomb: "expands to more than 1,000,000 values",
+        "model:\n  hidden: [64\ntraining: {}\n": ":3:9: not valid YAML: expected ',' or ']'",
+        "seed: 1\nseed: 2\n": ":2:1: key 'seed' appears twice",
+    }
+    for text, words in cases.items():
+        with pytest.raises(RecipeError) as caught:
+            load_recipe(write(tmp_path, text))
+        assert "\n" not in str(caught.value) and words in str(caught.value)
+        assert str(caught.value).startswith(str(tmp_path / "bad.yaml"))
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: café\n".encode("latin-1"))
+    with pytest.raises(RecipeError, match=r"latin1.yaml: not UTF-8 text: byte 0xe9 at offset 9"):
+        load_recipe(path)
+
+
+def test_a_big_bad_value_is_echoed_short(tmp_path):
+    # 111,111 values: under the expansion bound, but their repr alone is half a megabyte.
+    levels = ["&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [
+        f"&{name} [{', '.join(['*' + before] * 10)}]"
+        for before, name in zip("abcd", "bcde", strict=True)
+    ]
+    path = write(tmp_path, f"training: {{epochs: [{', '.join(levels)}]}}\n")
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(path)
+    assert "training.epochs: Input should be a valid integer" in str(caught.value)
+    assert len(str(caught.value)) < len(str(path)) + 200
+    hidden = "model: {hidden: [" + ", ".join(["x"] * 10_000) + "]}\n"
+    with pytest.raises(RecipeError, match=r"; and 9997 more problems$"):
+        load_recipe(write(tmp_path, hidden))

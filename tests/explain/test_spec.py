@@ -186,7 +186,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_spec(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [1, 2\n", encoding="utf-8")
-    with pytest.raises(SpecError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(SpecError, match="bad.yaml:2:1: not valid YAML"):
         load_spec(bad)
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n- 2\n", encoding="utf-8")

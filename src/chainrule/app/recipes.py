@@ -20,6 +20,20 @@ or a bad value is an error that names the file, the key, and what would be valid
 
 Instead of ``hidden``/``activation``, ``model.layers`` may list layers one by one, each a name
 (``relu``, ``flatten``) or a mapping with a ``type`` (``{type: dense, units: 64}``).
+
+Nothing a recipe says is ignored without a word:
+
+- **Kinds are exact.** An integer key takes an integer (``epochs: true`` is an error, not one
+  epoch), a number key a finite number (``.inf`` and ``.nan`` are errors, here and inside the
+  optimizer, schedule, early-stopping and layer mappings).
+- **One value, one key.** Where two keys could give one value, giving both with different
+  values is an error naming both: ``training.learning_rate`` and the optimizer mapping's
+  ``learning_rate``; ``model.input_shape`` and the shape of the data. A key that the rest of
+  the recipe makes unused must keep its default: the MLP shorthand's ``activation``, ``init``,
+  ``bias_init``, ``dropout`` and ``outputs`` beside ``model.layers`` (each layer says its own),
+  and ``training.batch_size`` in ``stochastic`` (1) or ``batch`` (all examples) mode.
+- **One ``--set`` per key**: the same key twice with different values, or a key beside a
+  section that holds it, is an error.
 """
 
 from __future__ import annotations
@@ -30,8 +44,15 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chainrule.nn.init import INITIALIZERS, get_initializer
 from chainrule.nn.layers import (
@@ -47,7 +68,9 @@ from chainrule.nn.layers import (
 from chainrule.nn.losses import LOSSES, get_loss
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
-from chainrule.utils.yamlfile import read_yaml_mapping
+from chainrule.training.callbacks import EarlyStopping
+from chainrule.training.schedules import get_schedule
+from chainrule.utils.yamlfile import parse_override_value, read_yaml_mapping, short_repr
 
 NameOrSpec = Union[str, dict[str, Any]]  # noqa: UP007 - pydantic reads this at runtime
 
@@ -61,7 +84,33 @@ class RecipeError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    """Unknown keys are errors; ints are ints (not bools, not strings); floats are finite."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, strict=True, allow_inf_nan=False
+    )
+
+
+def _finite_everywhere(value: Any, key: str) -> None:
+    """No NaN or infinity anywhere in a nested mapping spec (an optimizer's, a layer's ...)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key} must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _finite_everywhere(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for position, item in enumerate(value, start=1):
+            _finite_everywhere(item, f"{key}[{position}]")
+
+
+def _positive_integers(value: list[int] | None, what: str) -> list[int] | None:
+    if value is not None and any(number < 1 for number in value):
+        raise ValueError(f"{what} must be positive integers, got {short_repr(value)}")
+    return value
+
+
+#: The MLP shorthand's keys, which ``model.layers`` makes unused (each layer says its own).
+SHORTHAND_KEYS = ("activation", "init", "bias_init", "dropout", "outputs")
 
 
 class DataConfig(Strict):
@@ -93,9 +142,16 @@ class ModelConfig(Strict):
     @field_validator("hidden")
     @classmethod
     def _positive_widths(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and any(width < 1 for width in value):
-            raise ValueError(f"hidden widths must be positive integers, got {value}")
-        return value
+        return _positive_integers(value, "hidden widths")
+
+    @field_validator("input_shape")
+    @classmethod
+    def _positive_sizes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "input_shape lists the sizes of one example, e.g. [784] or [1, 28, 28]"
+            )
+        return _positive_integers(value, "input_shape sizes")
 
     @field_validator("activation")
     @classmethod
@@ -105,7 +161,8 @@ class ModelConfig(Strict):
 
     @field_validator("init", "bias_init")
     @classmethod
-    def _known_initializer(cls, value: NameOrSpec) -> NameOrSpec:
+    def _known_initializer(cls, value: NameOrSpec, info: ValidationInfo) -> NameOrSpec:
+        _finite_everywhere(value, f"model.{info.field_name}")
         get_initializer(value)
         return value
 
@@ -122,6 +179,7 @@ class ModelConfig(Strict):
         if value is not None:
             for position, spec in enumerate(value, start=1):
                 try:
+                    _finite_everywhere(spec, "")
                     _layer_from_spec(spec)
                 except (ValueError, TypeError) as error:
                     raise ValueError(f"layer {position}: {error}") from None
@@ -131,6 +189,22 @@ class ModelConfig(Strict):
     def _one_architecture(self) -> ModelConfig:
         if self.layers is not None and self.hidden is not None:
             raise ValueError("give either 'hidden' (MLP shorthand) or 'layers', not both")
+        if self.layers is not None:
+            # Compared with the defaults, not with what was written, so that a resolved
+            # recipe.yaml (every key written out) reads back.
+            fields = type(self).model_fields
+            unused = [
+                f"model.{key}={getattr(self, key)!r}"
+                for key in SHORTHAND_KEYS
+                if getattr(self, key) != fields[key].default
+            ]
+            if unused:
+                raise ValueError(
+                    f"{', '.join(unused)} would be ignored: it belongs to the 'hidden' "
+                    "shorthand, and with model.layers each layer gives its own (e.g. "
+                    "{type: dense, units: 64, init: he_normal}, relu, {type: dropout, rate: "
+                    "0.2}); remove it"
+                )
         return self
 
 
@@ -148,14 +222,81 @@ class TrainingConfig(Strict):
     @field_validator("optimizer")
     @classmethod
     def _known_optimizer(cls, value: NameOrSpec) -> NameOrSpec:
+        _finite_everywhere(value, "training.optimizer")
         get_optimizer(value)
         return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _known_schedule(cls, value: NameOrSpec | None) -> NameOrSpec | None:
+        if value is not None:
+            _finite_everywhere(value, "training.schedule")
+            get_schedule(value)
+        return value
+
+    @field_validator("early_stopping")
+    @classmethod
+    def _valid_early_stopping(
+        cls, value: dict[str, Any] | bool | None
+    ) -> dict[str, Any] | bool | None:
+        if isinstance(value, dict):
+            _finite_everywhere(value, "training.early_stopping")
+            restore = value.get("restore_best_weights", True)
+            if not isinstance(restore, bool):
+                raise ValueError(
+                    f"restore_best_weights is true or false, got {short_repr(restore)}"
+                )
+            try:
+                EarlyStopping(**value)
+            except TypeError:
+                unknown = [key for key in value if key not in _EARLY_STOPPING_KEYS]
+                raise ValueError(
+                    f"unknown key {short_repr(unknown[0] if unknown else value)}; valid keys: "
+                    f"{', '.join(_EARLY_STOPPING_KEYS)}"
+                ) from None
+        return value
+
+    @field_validator("diagnostics")
+    @classmethod
+    def _diagnostics_every(cls, value: bool | int) -> bool | int:
+        if not isinstance(value, bool) and value < 1:
+            raise ValueError(
+                f"diagnostics is true, false or every how many steps (>= 1), got {value}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_learning_rate(self) -> TrainingConfig:
+        given = self.optimizer.get("learning_rate") if isinstance(self.optimizer, dict) else None
+        if self.learning_rate is not None and given is not None and given != self.learning_rate:
+            raise ValueError(
+                f"training.learning_rate={self.learning_rate} and "
+                f"training.optimizer.learning_rate={short_repr(given)} both give the learning "
+                "rate and disagree; give it once (e.g. --set training.optimizer.learning_rate="
+                f"{self.learning_rate})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _batch_size_used(self) -> TrainingConfig:
+        default = type(self).model_fields["batch_size"].default
+        if self.mode != "minibatch" and self.batch_size != default:
+            steps = "one example" if self.mode == "stochastic" else "all training examples"
+            raise ValueError(
+                f"training.batch_size={self.batch_size} would be ignored: training.mode="
+                f"{self.mode} takes {steps} per step; use mode: minibatch, or remove batch_size"
+            )
+        return self
+
+
+#: What ``training.early_stopping`` may hold (the arguments of ``EarlyStopping``).
+_EARLY_STOPPING_KEYS = ("monitor", "mode", "patience", "min_delta", "restore_best_weights")
 
 
 class Recipe(Strict):
     name: str = "run"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # NumPy's generators take non-negative seeds
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -180,6 +321,13 @@ class Recipe(Strict):
     ) -> Sequential:
         """The model this recipe describes, initialized from ``seed``."""
         spec = self.model
+        given = spec.input_shape
+        if input_shape is not None and given is not None and tuple(given) != tuple(input_shape):
+            raise RecipeError(
+                f"model.input_shape={given} disagrees with the data, whose examples have shape "
+                f"{list(input_shape)} (data.shape: {self.data.shape}); make them agree or "
+                "remove model.input_shape"
+            )
         input_shape = input_shape or self.default_input_shape()
         outputs = self.default_outputs(num_classes)
         output = spec.output or ("sigmoid" if self.is_binary else "softmax")
@@ -233,7 +381,7 @@ def _layer_from_spec(spec: NameOrSpec) -> Layer:
         return layer_from_config(arguments)
     raise ValueError(
         f"a layer is a name such as 'relu' or a mapping with a 'type' key such as "
-        f"{{type: dense, units: 64}}, got {spec!r}"
+        f"{{type: dense, units: 64}}, got {short_repr(spec)}"
     )
 
 
@@ -259,19 +407,37 @@ def parse_recipe(
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """Set ``training.epochs=3``-style overrides into a copy of ``raw`` (values read as YAML)."""
+    """Set ``training.epochs=3``-style overrides into a copy of ``raw`` (values read as YAML).
+
+    A key given twice with different values, or a key and a section holding it
+    (``model={hidden: [32]}`` beside ``model.hidden=[64]``), is an error: which one was meant?
+    """
     import copy
 
     result = copy.deepcopy(raw)
+    given: dict[str, Any] = {}
     for override in overrides:
         key, sep, text = override.partition("=")
-        if not sep or not key.strip():
-            raise RecipeError(f"--set expects key=value (e.g. training.epochs=3), got {override!r}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
-        set_dotted(result, key.strip(), value, f"{source}: --set")
+        key = key.strip()
+        if not sep or not key:
+            raise RecipeError(
+                f"--set expects key=value (e.g. training.epochs=3), got {short_repr(override)}"
+            )
+        value = parse_override_value(text, f"{source}: --set {key}", RecipeError)
+        if key in given and given[key] != value:
+            raise RecipeError(
+                f"{source}: {key} is given twice on the command line, as "
+                f"{short_repr(given[key])} and {short_repr(value)}; give it once"
+            )
+        for other in given:
+            outer, inner = sorted((other, key), key=len)
+            if other != key and inner.startswith(f"{outer}."):
+                raise RecipeError(
+                    f"{source}: --set {other} and --set {key} overlap ({inner} is inside "
+                    f"{outer}); give one of them"
+                )
+        given[key] = value
+        set_dotted(result, key, value, f"{source}: --set")
     return result
 
 
@@ -282,7 +448,9 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise RecipeError(f"{source} {key}: {part!r} is not a section (it is {child!r})")
+            raise RecipeError(
+                f"{source} {key}: {part!r} is not a section (it is {short_repr(child)})"
+            )
         node = child
     node[parts[-1]] = value
 
@@ -298,9 +466,21 @@ def _describe(error: ValidationError, source: str) -> str:
             problems.append(f"unknown key '{location}'; valid keys in {where}: {', '.join(valid)}")
         else:
             message = item["msg"].removeprefix("Value error, ")
-            problems.append(f"{location}: {message} (got {item.get('input')!r})")
+            if message.startswith(f"{location}."):  # a check of two keys names both itself
+                problems.append(message)
+            elif item["type"] == "value_error":  # our own messages name the value
+                problems.append(f"{location}: {message}")
+            else:
+                problems.append(f"{location}: {message} (got {short_repr(item.get('input'))})")
     unique = list(dict.fromkeys(problems))
+    if len(unique) > MAX_PROBLEMS:  # a list of a thousand bad items is still one short line
+        more = len(unique) - MAX_PROBLEMS
+        unique = [*unique[:MAX_PROBLEMS], f"and {more} more problem{'s' * (more > 1)}"]
     return f"{source}: " + "; ".join(unique)
+
+
+#: Problems one message lists before it counts the rest.
+MAX_PROBLEMS = 3
 
 
 def _is_union_tag(part: Any) -> bool:

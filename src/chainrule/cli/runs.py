@@ -23,6 +23,10 @@ def run_summary(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     if source.suffix == ".safetensors":
+        if args.set:
+            raise CommandError(
+                f"--set applies to recipes; a model file's architecture is fixed ({source})"
+            )
         model, _ = load_model(source)
     else:
         recipe = load_recipe(source, args.set)
@@ -80,21 +84,23 @@ def run_train(args: argparse.Namespace) -> int:
     from chainrule.app.run import train_recipe
 
     overrides = list(args.set)
-    if args.dataset:
+    if args.dataset:  # as a --set: one given twice with another value is refused
         overrides.append(f"data.dataset={args.dataset}")
-    if args.diagnostics:
-        overrides.append("training.diagnostics=true")
     if args.resume:
         if args.recipe or args.out:
             raise CommandError("--resume RUN_DIR takes no RECIPE or --out: the run has both")
         from chainrule.app.run import latest_checkpoint
 
         latest_checkpoint(Path(args.resume))  # a clear error before any data is loaded
-        recipe = load_recipe(Path(args.resume) / "recipe.yaml", overrides)
+        recipe_path = Path(args.resume) / "recipe.yaml"
     elif not args.recipe:
         raise CommandError("give a RECIPE to train, or --resume RUN_DIR to continue a run")
     else:
-        recipe = load_recipe(args.recipe, overrides)
+        recipe_path = Path(args.recipe)
+    recipe = load_recipe(recipe_path, overrides)
+    if args.diagnostics and recipe.training.diagnostics is False:
+        # --diagnostics turns them on; a recipe's own "every N steps" is kept.
+        recipe = load_recipe(recipe_path, [*overrides, "training.diagnostics=true"])
     result = train_recipe(
         recipe,
         out_dir=args.resume or args.out,

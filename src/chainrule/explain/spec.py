@@ -38,7 +38,7 @@ from chainrule.nn.losses import LOSSES, get_loss
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import OPTIMIZERS, Optimizer, get_optimizer
 from chainrule.utils.validation import check_number
-from chainrule.utils.yamlfile import read_yaml_mapping
+from chainrule.utils.yamlfile import read_yaml_mapping, short_repr
 
 
 def explained_optimizers() -> list[str]:
@@ -453,7 +453,7 @@ def _describe(error: ValidationError, source: str) -> str:
         elif not location:
             problems.append(message)
         else:
-            got = "" if item["type"] == "value_error" else f" (got {item.get('input')!r})"
+            got = "" if item["type"] == "value_error" else f" (got {short_repr(item.get('input'))})"
             problems.append(f"{location}: {message}{got}")
     return f"{source}: " + "; ".join(dict.fromkeys(problems))
 
