@@ -280,3 +280,38 @@ def test_error_filter_and_channel_counts():
         plot_filters(np.zeros((2, 1, 3, 3)), max_filters=0)
     with pytest.raises(ValueError, match="max_channels must be an integer >= 1, got 0"):
         plot_feature_maps({"conv2d_1": np.zeros((2, 5, 5))}, max_channels=0)
+
+
+def test_save_figure_on_a_full_disk_is_one_error_and_keeps_the_old_figure(tmp_path):
+    """A real file-size limit (``ulimit -f``) in a child process: one WriteError line, the
+    previous PNG untouched, no temporary file left."""
+    import errno
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import resource, signal, sys
+import numpy as np
+from chainrule.reporting.figures import plot_image_grid, save_figure
+from chainrule.utils.atomic import WriteError
+
+images = np.random.default_rng(0).random((4, 8, 8))
+save_figure(plot_image_grid(images[:1]), sys.argv[1], formats=("png",), dpi=20)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (512, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    save_figure(plot_image_grid(images), sys.argv[1], formats=("png",))
+except WriteError as error:
+    print(error)
+"""
+    base = tmp_path / "grid"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(base)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    png = tmp_path / "grid.png"
+    expected = f"could not write {png}: {os.strerror(errno.EFBIG)} (the previous file is kept)"
+    assert result.stdout.strip() == expected
+    assert png.read_bytes().startswith(PNG_SIGNATURE)
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]

@@ -132,7 +132,7 @@ def test_bad_model_arguments_fail_before_serving(tmp_path):
         create_app([tmp_path])
 
 
-def test_run_refuses_a_port_in_use(served_model):
+def test_run_refuses_a_port_in_use_before_announcing_anything(served_model, capsys):
     import socket
 
     from chainrule.serve.app import run
@@ -143,3 +143,104 @@ def test_run_refuses_a_port_in_use(served_model):
         port = busy.getsockname()[1]
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             run([served_model], port=port)
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("port", [0, 65536, 70000, -1])
+def test_run_refuses_a_port_outside_1_to_65535_before_loading_anything(tmp_path, port, capsys):
+    from chainrule.serve.app import run
+
+    with pytest.raises(ValueError, match=f"port must be an integer from 1 to 65535, got {port}"):
+        run([tmp_path / "not-even-loaded.safetensors"], port=port)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_run_refuses_a_bad_model_file_before_binding_or_announcing(tmp_path, capsys):
+    import socket
+
+    from chainrule.serve.app import listen, run
+
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"not a model file")
+    probe = listen("127.0.0.1", 0)  # a port that is free now
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(ValueError, match="not a readable model file"):
+        run([bad], port=port)
+    assert capsys.readouterr() == ("", "")
+    with socket.socket() as again:  # nothing was left bound
+        again.bind(("127.0.0.1", port))
+
+
+def test_a_chunked_body_over_the_limit_is_refused(client):
+    def chunks():  # no Content-Length: the size is known only while reading
+        for _ in range(9):
+            yield b"x" * 2**20
+
+    response = client.post("/api/predict", content=chunks())
+    assert response.status_code == 413
+    assert "over 8 MiB" in response.json()["error"]
+
+
+def test_a_body_is_read_no_further_than_the_limit():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from chainrule.serve.app import _read_body
+
+    received = []
+
+    async def receive():  # an endless upload, 8 bytes a message
+        received.append(8)
+        return {"type": "http.request", "body": b"x" * 8, "more_body": True}
+
+    request = Request({"type": "http", "method": "POST", "headers": []}, receive)
+    assert asyncio.run(_read_body(request, limit=20)) is None
+    assert sum(received) == 24  # the third message passed 20 bytes; nothing more was read
+
+
+def test_a_client_that_leaves_mid_body_is_let_go_without_a_traceback(served_model, caplog):
+    """A raw socket declares a 100 kB body, sends 10 bytes and hangs up; the server (uvicorn
+    on 127.0.0.1 in a thread, stopped by the test) logs no error, only a debug line."""
+    import logging
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from chainrule.serve.app import listen
+
+    caplog.set_level(logging.DEBUG, logger="chainrule.serve")
+    uvicorn_logger = logging.getLogger("uvicorn")
+    propagate, uvicorn_logger.propagate = uvicorn_logger.propagate, True  # reach caplog
+    listener = listen("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(create_app([served_model]), log_config=None, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(
+                b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: image/png\r\nContent-Length: 100000\r\n\r\n\x89PNG\r\n\x1a\n.."
+            )
+        deadline = time.monotonic() + 10
+        while not any(r.levelno >= logging.WARNING or "disconnected" in r.getMessage()
+                      for r in caplog.records):  # fmt: skip
+            assert time.monotonic() < deadline, "the server never noticed the disconnect"
+            time.sleep(0.02)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        uvicorn_logger.propagate = propagate
+    assert not thread.is_alive()
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert problems == [], [r.getMessage() for r in problems]
+    assert any(r.name == "chainrule.serve.app" for r in caplog.records)

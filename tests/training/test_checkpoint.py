@@ -218,3 +218,47 @@ def test_gradient_clipping_bounds_the_update():
     optimizer.step(params, grads)
     assert np.linalg.norm(params) == pytest.approx(1.0, rel=1e-5)
     assert optimizer.last_grad_norm == pytest.approx(20.0)
+
+
+FULL_DISK_SCRIPT = """
+import resource, signal, sys
+import numpy as np
+from chainrule.training.checkpoint import Checkpoint
+from chainrule.utils.atomic import WriteError
+
+def checkpoint(epoch, size):
+    return Checkpoint(
+        epoch=epoch, params=np.arange(size, dtype=np.float64), param_shapes={"w": [size]},
+        optimizer_type="sgd", optimizer_arrays={}, optimizer_scalars={}, rng_states={},
+        callbacks=[], callback_arrays={}, layer_states={}, history={}, step_loss=np.zeros(0),
+    )
+
+path = sys.argv[1]
+checkpoint(1, 10).save(path)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    checkpoint(2, 100_000).save(path)
+except WriteError as error:
+    print(error)
+"""
+
+
+def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path):
+    """A real file-size limit (``ulimit -f``) in a child process: one line, the old file loads."""
+    import errno
+    import subprocess
+    import sys
+
+    path = tmp_path / "epoch-0002.safetensors"
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_SCRIPT, str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = f"could not write {path}: {os.strerror(errno.EFBIG)} (the previous file is kept)"
+    assert result.stdout.strip() == expected
+    kept = Checkpoint.load(path)
+    assert kept.epoch == 1
+    assert np.array_equal(kept.params, np.arange(10, dtype=np.float64))
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -51,14 +51,16 @@ PREDICT = Command(
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", metavar="MODEL", nargs="+", help="model files or run directories")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="1 to 65535 (8000)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Check the port, load the models, bind; only then does ``run`` say where the page is."""
     from chainrule.serve.app import run
+    from chainrule.utils.validation import check_integer
 
-    print(f"serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", file=sys.stderr)
-    run(args.models, host=args.host, port=args.port)
+    port = check_integer(args.port, "--port", minimum=1, maximum=65535)
+    run(args.models, host=args.host, port=port)
     return 0
 
 

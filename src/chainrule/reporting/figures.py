@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from chainrule.reporting.metrics import _as_labels
+from chainrule.utils.atomic import atomic_write
 from chainrule.utils.validation import check_integer
 
 __all__ = [
@@ -54,10 +54,11 @@ def save_figure(
 ) -> list[Path]:
     """Write ``fig`` once per format as ``<path>.<format>`` and return the written paths.
 
-    Each file is rendered into a temporary file in the same directory and moved into place
-    with ``os.replace`` (atomic on one filesystem), so readers - a report being built, a sweep
-    that resumes - see either the old file or the complete new one. Parent directories are
-    created. The suffix is appended, never substituted, so ``runs/lr0.01/curves`` works.
+    Each file is written with :func:`chainrule.utils.atomic.atomic_write` (a temporary file in
+    the same directory, then ``os.replace``), so readers - a report being built, a sweep that
+    resumes - see either the old file or the complete new one; a full disk raises one
+    ``WriteError`` naming the file, and the old file stays. Parent directories are created.
+    The suffix is appended, never substituted, so ``runs/lr0.01/curves`` works.
     """
     formats = tuple(formats)
     if not formats:
@@ -71,20 +72,15 @@ def save_figure(
             f"path_without_suffix should not end in a format suffix, got {str(base)!r}; "
             f"pass {str(base.with_suffix(''))!r} and choose formats with formats=..."
         )
-    base.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         target = base.with_name(f"{base.name}.{fmt}")
-        # os.open with mode 0o666 honours the umask (mkstemp would leave the file 0600)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                fig.savefig(stream, format=fmt, dpi=dpi, bbox_inches="tight")
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic_write(
+            target,
+            lambda temporary, fmt=fmt: fig.savefig(
+                temporary, format=fmt, dpi=dpi, bbox_inches="tight"
+            ),
+        )
         written.append(target)
     return written
 

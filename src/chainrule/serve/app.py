@@ -11,13 +11,18 @@ step, nothing fetched from elsewhere) and a small JSON API:
 
 A drawing goes through exactly what ``chainrule predict`` does to a file
 (:func:`chainrule.data.images.to_mnist`, then the model's stored preprocessing). A body that
-is empty, not an image, or holds no ink is answered 400 with ``{"error": "..."}``.
+is empty, not an image, or holds no ink is answered 400 with ``{"error": "..."}``; one over
+8 MiB is answered 413 without reading past 8 MiB; a client that leaves before its body has
+arrived is let go quietly (a debug line on the ``chainrule.serve`` logger, no traceback).
 The server listens on 127.0.0.1 only unless told otherwise: it is a local teaching tool.
 """
 
 from __future__ import annotations
 
+import errno
+import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -28,13 +33,16 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chainrule.app.predict import Predictor
 from chainrule.data.images import ImageError, decode_image, to_mnist
+from chainrule.utils.validation import check_integer
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 MODEL_FILE = "model.safetensors"
@@ -143,8 +151,8 @@ def create_app(model_paths: Sequence[str | Path]) -> Starlette:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _error(413, f"the image is over {MAX_BODY_BYTES // 2**20} MiB")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _read_body(request, MAX_BODY_BYTES)
+        if body is None:
             return _error(413, f"the image is over {MAX_BODY_BYTES // 2**20} MiB")
         if not body:
             return _error(400, "the request body is empty: POST the drawing as PNG bytes")
@@ -163,32 +171,87 @@ def create_app(model_paths: Sequence[str | Path]) -> Starlette:
             Route("/api/models", list_models),
             Route("/api/predict", predict, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
+        exception_handlers={ClientDisconnect: _client_gone},
     )
     app.state.models = models
     return app
 
 
 def run(model_paths: Sequence[str | Path], host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the page until Ctrl+C. Raises ``OSError`` naming the port when it is taken."""
+    """Serve the page until Ctrl+C: check the port, load every model, bind, then announce.
+
+    Nothing is printed until the page can really be reached: a port outside 1-65535 is a
+    ``ValueError``, a bad model file its own error, and an address that cannot be bound an
+    ``OSError`` naming it (:func:`listen`), all before the "open http://..." line.
+    """
     import uvicorn
 
+    port = check_integer(port, "port", minimum=1, maximum=65535)
     app = create_app(model_paths)
-    _check_port_free(host, port)
-    print(f"chainrule serve: open http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    listener = listen(host, port)
+    try:
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        print(f"chainrule serve: open {_url(host, port)} (Ctrl+C to stop)", file=sys.stderr)
+        server.run(sockets=[listener])
+    finally:
+        listener.close()
 
 
-def _check_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            raise OSError(
-                f"cannot listen on {host}:{port} ({error.strerror}); choose another with --port"
-            ) from None
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (``port`` 0: any free port).
+
+    Raises ``OSError`` with one line naming the address and what to change: the port is taken
+    or needs privileges (``--port``), or the host is unknown or not this machine's (``--host``).
+    """
+    port = check_integer(port, "port", minimum=0, maximum=65535)
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except socket.gaierror as error:
+        raise OSError(
+            f"cannot listen on {host}:{port}: unknown host ({error.strerror}); use --host 127.0.0.1"
+        ) from None
+    listener = socket.socket(family, kind, protocol)
+    try:
+        # as uvicorn does: a restart may reuse a port whose old connections linger (TIME_WAIT)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen()
+    except OSError as error:
+        listener.close()
+        advice = "choose another with --port"
+        if error.errno == errno.EADDRNOTAVAIL:
+            advice = f"{host} is not an address of this machine; use --host 127.0.0.1"
+        elif error.errno == errno.EACCES and port < 1024:
+            advice = "ports below 1024 need administrator rights; choose another with --port"
+        raise OSError(f"cannot listen on {host}:{port} ({error.strerror}); {advice}") from None
+    return listener
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it passes ``limit`` bytes (a chunked upload
+    declares no length, so the limit is kept while reading, not trusted from a header)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _client_gone(request: Request, error: Exception) -> Response:
+    """The client left before sending its whole body: nobody is waiting for an answer."""
+    path = request.url.path
+    logger.debug("%s %s: the client disconnected before its body arrived", request.method, path)
+    return Response(status_code=400)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -52,6 +52,8 @@ class Checkpoint:
     trainer: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
+        """Write the checkpoint to ``path`` atomically; a full disk or a file-size limit raises
+        one ``WriteError`` naming the file, and the checkpoint already there is kept."""
         tensors = {"params": self.params, "history.step_loss": self.step_loss}
         tensors.update({f"optimizer.{k}": v for k, v in self.optimizer_arrays.items()})
         tensors.update({f"callback.{k}": v for k, v in self.callback_arrays.items()})
