@@ -227,3 +227,40 @@ def test_hidden_activations_for_the_web_page(model_path, mnist):
     assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-5
     assert [(name, values.shape) for name, values in hidden] == [("relu_1", (128,))]
     assert (hidden[0][1] >= 0).all()
+
+
+def test_a_model_file_with_non_finite_weights_is_refused_at_load(tmp_path):
+    model = Sequential([Dense(10), Softmax()], loss="categorical_crossentropy", input_shape=(784,))
+    model.params["dense_1.W"][3, :4] = np.nan
+    extra = {"preprocessing": Preprocessing().fit(np.zeros((2, 28, 28), np.uint8)).to_dict()}
+    path = save_model(model, tmp_path / "nan.safetensors", extra)
+    with pytest.raises(ValueError, match=r"nan\.safetensors: tensor 'dense_1\.W' holds 4 "
+                       r"non-finite value\(s\)"):  # fmt: skip
+        predict_files(path, [tmp_path / "any.png"])
+
+
+def test_an_output_that_overflows_is_an_error_and_the_json_stays_strict(mnist, tmp_path):
+    images, _ = mnist
+    model = Sequential(
+        [Dense(16), ReLU(), Dense(10), Softmax()],
+        loss="categorical_crossentropy",
+        input_shape=(784,),
+        seed=0,
+    )
+    model.params["dense_1.W"][...] = 3e38  # finite, but x @ W overflows float32 to inf
+    extra = {"preprocessing": Preprocessing().fit(images[:10]).to_dict()}
+    path = save_model(model, tmp_path / "huge.safetensors", extra)
+    paths = write_rendered(images[:1], tmp_path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        (result,) = predict_files(path, paths)
+    assert isinstance(result, PredictionError)
+    assert "NaN or infinite" in result.message and "huge.safetensors" in result.message
+
+    def refuse(constant):
+        raise AssertionError(f"JSON holds the non-standard constant {constant}")
+
+    data = json.loads(format_results([result], as_json=True), parse_constant=refuse)
+    assert data == [{"file": str(paths[0]), "error": result.message}]
+    nan_result = PredictionResult("x.png", [("0", float("nan"))], [float("nan")], ["0"], images[0])
+    with pytest.raises(ValueError, match="NaN or infinity, which JSON cannot carry"):
+        format_results([nan_result], as_json=True)

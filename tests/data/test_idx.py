@@ -179,3 +179,44 @@ def test_empty_file(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty\.idx: not an IDX file: only 0 bytes"):
         read_idx(path)
+
+
+def test_a_gzip_bomb_stops_at_what_its_header_declares(tmp_path):
+    """A 10-label header, then 1,024 gzip members of 1 MiB of zeros each: a 1 MB file that
+    inflates to 1 GiB. Reading it stops one chunk past the 18 declared bytes."""
+    import tracemalloc
+
+    megabyte_of_zeros = gzip.compress(bytes(1 << 20), mtime=0)
+    path = tmp_path / "labels.gz"
+    path.write_bytes(gzip.compress(idx_header(0x08, 10) + bytes(10)) + megabyte_of_zeros * 1024)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"labels\.gz: expected 10 bytes of label data for "
+                           r"10, but the gzip stream holds more"):  # fmt: skip
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20  # the file and a chunk or two, not the gigabyte
+
+
+def test_a_header_declaring_more_than_the_free_memory_is_refused(tmp_path, monkeypatch):
+    from chainrule.nn import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: memory.AvailableMemory(2**30, "test"))
+    path = tmp_path / "images.gz"  # declares 10^6 images of 1000x1000 pixels: 2 TB to read
+    path.write_bytes(gzip.compress(idx_header(0x08, 10**6, 1000, 1000) + bytes(100), mtime=0))
+    with pytest.raises(ValueError) as caught:
+        read_idx(path)
+    message = str(caught.value)
+    assert message.startswith("reading images.gz needs about ")
+    assert "its header declares 1000000x1000x1000 items of unsigned byte" in message
+    assert "this machine has 1 GiB available (test)" in message
+
+
+def test_a_gzipped_file_that_is_not_idx_is_refused_from_its_first_bytes(tmp_path):
+    path = tmp_path / "notes.gz"
+    path.write_bytes(gzip.compress(b"hello world, not an IDX file", mtime=0))
+    with pytest.raises(ValueError, match=r"notes\.gz: not an IDX file: wrong magic number"):
+        read_idx(path)

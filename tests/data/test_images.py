@@ -179,3 +179,57 @@ def test_decode_image_reads_bytes_and_rejects_junk():
         decode_image(b"")
     with pytest.raises(ImageError, match="not an image"):
         decode_image(b"hello")
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` × ``height`` grey pixels and holds none: its signature,
+    IHDR and IEND. Opening it reads the size; decoding it would fail (no IDAT)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "megapixels"),
+    [(10_000, 10_000, 100), (16_000, 11_000, 176), (20_000, 10_000, 200)],
+    ids=["100 Mpx", "176 Mpx (Pillow only warns)", "200 Mpx (Pillow refuses)"],
+)
+def test_an_image_over_the_pixel_cap_is_refused_from_its_header(
+    tmp_path, width, height, megapixels
+):
+    import warnings
+
+    from chainrule.data.images import MAX_PIXELS
+
+    data = png_header(width, height)
+    path = tmp_path / "huge.png"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning must not leak
+        with pytest.raises(ImageError) as from_file:
+            load_image(path)
+        with pytest.raises(ImageError) as from_upload:
+            decode_image(data)
+    assert str(from_file.value).startswith(f"{path}: too large: ")
+    for error in (from_file.value, from_upload.value):
+        assert f"{megapixels} megapixels" in error.reason
+        assert f"at most {MAX_PIXELS // 1_000_000} megapixels" in error.reason
+        assert "\n" not in error.reason
+
+
+def test_the_pixel_cap_lets_a_phone_photo_through_and_bounds_images_passed_in(monkeypatch):
+    from chainrule.data import images
+
+    assert images.MAX_PIXELS >= 50_000_000  # the largest common phone photos pass
+    monkeypatch.setattr(images, "MAX_PIXELS", 240 * 300)
+    to_mnist(paper_digit())  # exactly at the cap: fine
+    with pytest.raises(ImageError, match=r"too large: 241×300 pixels"):
+        to_mnist(paper_digit(size=(241, 300)))
+    with pytest.raises(ImageError, match=r"too large: 300×241 pixels"):
+        to_mnist(Image.new("1", (300, 241)))  # a PIL image is bounded before any conversion

@@ -42,7 +42,8 @@ def test_custom_directory_and_file_pairs(tmp_path):
     assert data.x_train is None and data.x_test.shape == (6, 16, 16)
     assert data.class_names == ("circle", "square", "star")
     assert load_idx_directory(tmp_path).class_names == ("0", "1", "2")
-    with pytest.raises(ValueError, match="label 2 found but only 2 class names"):
+    with pytest.raises(ValueError, match=r"label 2 at index 2 is outside the classes 0\.\.1 "
+                       r"\(2 class names given; 2 label\(s\) outside\)"):  # fmt: skip
         load_idx_directory(tmp_path, class_names=["a", "b"])
     idx.write_idx(tmp_path / "my-pictures.idx", images)
     idx.write_idx(tmp_path / "my-answers.idx", labels)
@@ -73,7 +74,8 @@ def test_a_split_not_loaded_is_none_and_asking_for_it_names_it(tmp_path):
 def test_labels_beyond_the_classes_and_missing_named_files_are_errors(tmp_path):
     arrays = tiny_arrays()
     folder = write_split_files(tmp_path / "data", arrays)
-    with pytest.raises(ValueError, match="label 9 found, but the dataset has only 5 classes"):
+    with pytest.raises(ValueError, match=r"label 5 at index 5 is outside the classes 0\.\.4 "
+                       r"\(the dataset has 5 classes; 5 label\(s\) outside\)"):  # fmt: skip
         load_idx_pair(
             folder / "t10k-images-idx3-ubyte.gz",
             folder / "t10k-labels-idx1-ubyte.gz",
@@ -83,3 +85,45 @@ def test_labels_beyond_the_classes_and_missing_named_files_are_errors(tmp_path):
     assert load_idx_directory(folder).x_train is None  # splits=None: only what is there
     with pytest.raises(DatasetNotFoundError, match="no train-labels-idx1-ubyte.gz"):
         load_idx_directory(folder, splits="train")
+
+
+def test_a_stray_label_beyond_the_classes_is_refused_with_its_file_and_index(tmp_path):
+    arrays = tiny_arrays()
+    arrays["train_labels"][7] = 200  # one label 200 among the digits 0..9
+    folder = write_split_files(tmp_path / "data", arrays)
+    with pytest.raises(ValueError) as caught:
+        load_idx_directory(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'train-labels-idx1-ubyte.gz'}: label 200 at index 7 ")
+    assert "outside the classes 0..9" in message
+    assert "no example is labelled 10; 1 label(s) beyond" in message
+    assert "\n" not in message
+    # Naming the classes says the 201 classes are meant: then the label is one of them ...
+    data = load_idx_directory(folder, num_classes=201)
+    assert data.num_classes == 201 and data.class_names[200] == "200"
+    assert load_idx_directory(folder, class_names=[f"c{k}" for k in range(201)]).num_classes == 201
+    # ... and a count that is too small names the label, its index and the count.
+    with pytest.raises(ValueError, match=r"label 200 at index 7 is outside the classes 0\.\.9 "
+                       r"\(num_classes=10; 1 label\(s\) outside\)"):  # fmt: skip
+        load_idx_directory(folder, num_classes=10)
+
+
+def test_classes_inferred_from_labels_without_a_gap(tmp_path):
+    arrays = tiny_arrays()
+    arrays["test_labels"][:] = 0  # the test split alone lacks classes 1..9: the union counts
+    folder = write_split_files(tmp_path / "data", arrays)
+    assert load_idx_directory(folder).class_names == tuple(str(k) for k in range(10))
+    arrays["train_labels"][arrays["train_labels"] == 3] = 4  # no 3 anywhere: 4..9 are strays
+    folder = write_split_files(tmp_path / "gap", arrays)
+    with pytest.raises(ValueError, match="label 4 at index 3 is outside the classes 0..2"):
+        load_idx_directory(folder)
+
+
+def test_class_names_and_num_classes_must_agree(tmp_path):
+    folder = write_split_files(tmp_path / "data", tiny_arrays())
+    with pytest.raises(ValueError, match="3 class names given but num_classes=10"):
+        load_idx_directory(folder, class_names=["a", "b", "c"], num_classes=10)
+    with pytest.raises(ValueError, match="class_names is empty"):
+        load_idx_directory(folder, class_names=[])
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1, got True"):
+        load_idx_directory(folder, num_classes=True)

@@ -25,6 +25,7 @@ import numpy as np
 from chainrule.data.images import MNIST_SIZE, STEP_TITLES, ImageError, load_image, to_mnist
 from chainrule.data.preprocessing import Preprocessing
 from chainrule.nn.model import load_model
+from chainrule.training.trainer import float_warnings_off
 from chainrule.utils.validation import check_integer
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ class Predictor:
 
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
         """(n, classes) probabilities; one sigmoid output p becomes the pair (1 - p, p)."""
-        return self._as_classes(self.model.predict_proba(self.inputs(digits)))
+        with float_warnings_off():  # an overflow gives NaN/inf, which the caller reports
+            return self._as_classes(self.model.predict_proba(self.inputs(digits)))
 
     def activations(self, digit: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
         """One digit's class probabilities and each hidden layer's activations.
@@ -120,20 +122,28 @@ class Predictor:
         named after the layer that computed it (``relu_1``). Not thread-safe: layers cache
         their last forward.
         """
-        a = self.inputs(digit[None])
-        hidden: list[tuple[str, np.ndarray]] = []
-        last: tuple[str, np.ndarray] | None = None
-        for layer in self.model.layers:
-            if "W" in layer.parameter_specs() and last is not None:
-                hidden.append(last)
-            a = layer.forward(a, training=False)
-            if layer.type_name not in ("dropout", "flatten"):
-                last = (layer.name, a[0].copy())
-        return self._as_classes(a)[0], hidden
+        with float_warnings_off():  # an overflow gives NaN/inf, which the caller reports
+            a = self.inputs(digit[None])
+            hidden: list[tuple[str, np.ndarray]] = []
+            last: tuple[str, np.ndarray] | None = None
+            for layer in self.model.layers:
+                if "W" in layer.parameter_specs() and last is not None:
+                    hidden.append(last)
+                a = layer.forward(a, training=False)
+                if layer.type_name not in ("dropout", "flatten"):
+                    last = (layer.name, a[0].copy())
+            return self._as_classes(a)[0], hidden
 
     def _as_classes(self, output: np.ndarray) -> np.ndarray:
         output = output.reshape(len(output), -1).astype(np.float64)
         return np.column_stack([1.0 - output[:, 0], output[:, 0]]) if self.binary else output
+
+    def overflow_message(self) -> str:
+        """Why an image got no prediction when the model's output for it is not finite."""
+        return (
+            f"the model's output for this image is NaN or infinite (its {self.model.dtype} "
+            f"arithmetic overflows: {self.path} holds weights too large to use)"
+        )
 
     def top(self, probabilities: np.ndarray, count: int) -> list[tuple[str, float]]:
         order = np.argsort(-probabilities, kind="stable")[:count]
@@ -171,6 +181,9 @@ def predict_files(
     if loaded:
         probabilities = predictor.probabilities(np.stack([digit for digit, _ in loaded.values()]))
         for (index, (digit, _)), p in zip(loaded.items(), probabilities, strict=True):
+            if not np.isfinite(p).all():  # finite weights can still overflow on an input
+                results[index] = PredictionError(str(paths[index]), predictor.overflow_message())
+                continue
             results[index] = PredictionResult(
                 path=str(paths[index]),
                 top=predictor.top(p, top),
@@ -178,8 +191,12 @@ def predict_files(
                 class_names=list(predictor.class_names),
                 digit=digit,
             )
-    if explain_image is not None and loaded:
-        rows = [(steps, results[index]) for index, (_, steps) in loaded.items()]
+    rows = [
+        (steps, results[index])
+        for index, (_, steps) in loaded.items()
+        if isinstance(results[index], PredictionResult)
+    ]
+    if explain_image is not None and rows:
         save_explain_image(plot_steps(rows), explain_image)
     return results
 
@@ -187,9 +204,19 @@ def predict_files(
 def format_results(
     results: Sequence[PredictionResult | PredictionError], as_json: bool = False
 ) -> str:
-    """One line per file (``name  3 97.1%  5 1.6% …`` or ``name  error: …``), or JSON."""
+    """One line per file (``name  3 97.1%  5 1.6% …`` or ``name  error: …``), or JSON.
+
+    The JSON is strict: a probability is always a finite number (``predict_files`` turns a
+    non-finite output into an error), never the bare ``NaN`` that JSON parsers reject.
+    """
     if as_json:
-        return json.dumps([result.to_dict() for result in results], indent=2)
+        try:
+            return json.dumps([result.to_dict() for result in results], indent=2, allow_nan=False)
+        except ValueError:
+            raise ValueError(
+                "a prediction holds NaN or infinity, which JSON cannot carry; "
+                "predict_files reports such outputs as errors"
+            ) from None
     width = max((len(result.path) for result in results), default=0)
     lines = []
     for result in results:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.nn.memory import MemoryEstimate, check_memory
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 # type code -> (dtype as stored, i.e. big-endian, human name)
@@ -42,7 +44,8 @@ _CODE_FOR_DTYPE: dict[np.dtype, int] = {
     np.dtype(stored.newbyteorder("=")): code for code, (stored, _) in IDX_TYPES.items()
 }
 
-_READ_CHUNK = 1 << 20
+#: Compressed bytes fed to zlib at a time: at most 8.3 MB of output each, however crafted.
+_GZIP_STEP = 8192
 
 
 @dataclass(frozen=True)
@@ -142,22 +145,68 @@ def _gunzip(raw: bytes, source: str) -> tuple[bytes, bool]:
     """Decompress gzip bytes; returns (data, complete) so a cut-off stream can be reported.
 
     Handles multi-member gzip files like ``gzip.decompress``; the CRC check is done by zlib.
+    Bounded by the IDX header at the start of the stream: once it is out, what it declares
+    (header + payload) is held against the free memory, and decompression, fed
+    ``_GZIP_STEP`` bytes at a time (which deflate inflates 1032-fold at most), stops as soon as
+    the output passes it. A gzip bomb (a small file that inflates to gigabytes) thus costs at
+    most what its header admits to, never what it would inflate to.
     """
-    pieces: list[bytes] = []
-    rest = raw
-    while rest:
+    out = bytearray()
+    declared: int | None = None
+    view, offset = memoryview(raw), 0
+    while offset < len(raw):
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            pieces.append(decompressor.decompress(rest))
-        except zlib.error as error:
-            raise ValueError(f"{source}: corrupt gzip data ({error})") from None
+        while not decompressor.eof and offset < len(raw):
+            piece = view[offset : offset + _GZIP_STEP]
+            try:
+                out += decompressor.decompress(piece)
+            except zlib.error as error:
+                raise ValueError(f"{source}: corrupt gzip data ({error})") from None
+            offset += len(piece) - len(decompressor.unused_data)
+            if declared is None:
+                declared = _declared_size(out, source)
+            if declared is not None and len(out) > declared:
+                raise _more_than_declared(bytes(out[:declared]), source)
         if not decompressor.eof:
-            return b"".join(pieces), False
-        rest = decompressor.unused_data
+            return bytes(out), False
         # Trailing zero padding after the last member is legal in gzip files.
-        if rest and not rest.startswith(GZIP_MAGIC):
+        if offset < len(raw) and raw[offset : offset + 2] != GZIP_MAGIC:
             break
-    return b"".join(pieces), True
+    return bytes(out), True
+
+
+def _declared_size(start: bytearray, source: str) -> int | None:
+    """Header + payload bytes the IDX header at ``start`` declares, once all of it is there
+    (None before); checked against the free memory, since reading it makes two copies."""
+    if len(start) < 4:
+        return None
+    if start[0] != 0 or start[1] != 0 or start[2] not in IDX_TYPES or start[3] == 0:
+        parse_idx_header(bytes(start), source)  # not an IDX stream: say why now, and stop
+    if len(start) < 4 + 4 * start[3]:
+        return None
+    header = parse_idx_header(bytes(start[: 4 + 4 * start[3]]), source)
+    check_memory(
+        MemoryEstimate(
+            f"reading {source}",
+            {
+                "decompressed": header.header_bytes + header.payload_bytes,
+                "array": header.payload_bytes,
+            },
+            f"its header declares {_shape_text(header.shape)} items of "
+            f"{IDX_TYPES[header.type_code][1]}",
+            "is the file what its header says? (re-download or re-create it)",
+        )
+    )
+    return header.header_bytes + header.payload_bytes
+
+
+def _more_than_declared(data: bytes, source: str) -> ValueError:
+    header = parse_idx_header(data, source)
+    return ValueError(
+        f"{source}: expected {header.payload_bytes:,} bytes of {_payload_word(header)} data "
+        f"for {_shape_text(header.shape)}, but the gzip stream holds more (extra bytes after "
+        "the data: corrupt, or not the file its header describes?)"
+    )
 
 
 def _truncated_gzip_error(data: bytes, source: str) -> ValueError:

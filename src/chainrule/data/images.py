@@ -31,11 +31,17 @@ returns with ``return_steps=True``):
 
 The result is uint8 (28, 28), white digit on black, ready for a model's own stored
 :class:`~chainrule.data.preprocessing.Preprocessing`.
+
+Images are bounded: a file or upload declaring more than ``MAX_PIXELS`` pixels is refused
+from its header, before a byte of it is decoded (a phone photo is 12–50 megapixels; a small
+PNG can declare 177 and take a gigabyte to decode), and so is an image or array passed in.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +55,10 @@ CENTRE = (14.0, 14.0)
 WORKING_SIZE = 1024
 #: The ink must stand this far (in grey levels 0..255) above the paper to count as ink.
 MIN_CONTRAST = 24.0
+#: The most pixels an image may have (width × height): above any phone photo (12–50 Mpx),
+#: and far below Pillow's own bomb limit (179 Mpx), which would let one small file take a
+#: gigabyte of memory. A 64 Mpx RGB image decodes into 192 MB.
+MAX_PIXELS = 64_000_000
 
 #: The steps :func:`to_mnist` returns, in order, with the titles figures give them.
 STEP_TITLES = {
@@ -101,15 +111,42 @@ def decode_image(data: bytes) -> Image.Image:
 
 def _decode(source: Path | io.BytesIO, path: Path | None) -> Image.Image:
     try:
-        with Image.open(source) as image:
+        with warnings.catch_warnings():
+            # Pillow warns above 89 Mpx; the size is checked here, before decoding, instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image_file = Image.open(source)  # reads the header only
+        with image_file as image:
+            check_image_size(image.width, image.height, path)
             image.load()
             return ImageOps.exif_transpose(image)
+    except ImageError:
+        raise
     except UnidentifiedImageError:
         raise ImageError("not an image Pillow can read (PNG, JPEG, BMP …)", path) from None
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"too large to open safely ({error})", path) from None
+    except Image.DecompressionBombError as error:  # over 179 Mpx: Pillow refuses to open it
+        declared = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(declared[1]) / 1e6:.0f} megapixels" if declared else "over 179 megapixels"
+        raise ImageError(f"too large: {size}; {_size_limit_text()}", path) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageError(f"unreadable: the image is corrupt or truncated ({error})", path) from None
+
+
+def check_image_size(width: int, height: int, path: str | Path | None = None) -> None:
+    """Refuse an image of more than ``MAX_PIXELS`` pixels (:class:`ImageError`, one line)."""
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        raise ImageError(
+            f"too large: {width}×{height} pixels ({pixels / 1e6:.0f} megapixels); "
+            + _size_limit_text(),
+            path,
+        )
+
+
+def _size_limit_text() -> str:
+    return (
+        f"images may have at most {MAX_PIXELS / 1e6:.0f} megapixels (a phone photo has "
+        "12–50): scale it down or crop it to the digit"
+    )
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -153,9 +190,12 @@ def to_mnist(
 def _as_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
     """uint8 (h, w, 3), transparency composited onto white, reduced to WORKING_SIZE."""
     if isinstance(image, np.ndarray):
+        if image.ndim >= 2:
+            check_image_size(image.shape[1], image.shape[0])
         image = _array_to_image(image)
     elif not isinstance(image, Image.Image):
         raise TypeError(f"image must be a PIL.Image or a NumPy array, got {type(image).__name__}")
+    check_image_size(image.width, image.height)
     if image.width == 0 or image.height == 0:
         raise ImageError(f"the image is empty ({image.width}×{image.height} pixels)")
     if image.mode.startswith("I") or image.mode == "F":

@@ -32,6 +32,7 @@ from chainrule.data.lookup import (
     find_splits,
     search_locations,
 )
+from chainrule.utils.validation import check_integer
 
 
 @dataclass(repr=False)
@@ -78,18 +79,64 @@ def load_idx_pair(
     """Read one split from two IDX files of any name: images uint8 (n, h, w), labels int64.
 
     Checks the two files belong together (counts) and, when ``num_classes`` is given, that
-    every label lies in [0, num_classes).
+    every label lies in [0, num_classes): the first one outside is named with its index.
     """
     images_path, labels_path = Path(images_path), Path(labels_path)
     check_split_files(images_path, labels_path, image_shape)
     images = read_idx(images_path)
     labels = read_idx(labels_path).astype(np.int64)
-    if num_classes is not None and labels.size and int(labels.max()) >= num_classes:
-        raise ValueError(
-            f"{labels_path}: label {int(labels.max())} found, but the dataset has only "
-            f"{num_classes} classes (labels must lie in [0, {num_classes}))"
+    if num_classes is not None:
+        check_label_range(
+            labels, labels_path, num_classes, f"the dataset has {num_classes} classes"
         )
     return images, labels
+
+
+def check_label_range(
+    labels: np.ndarray, labels_path: str | os.PathLike[str], num_classes: int, whose: str
+) -> None:
+    """Every label in [0, num_classes), or a ``ValueError`` naming the file, the first label
+    outside, its index, how many are outside, and the classes expected.
+
+    ``whose`` says where the classes come from: "the dataset has 10 classes",
+    "10 class names given".
+    """
+    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if outside.size:
+        first = int(outside[0])
+        raise ValueError(
+            f"{labels_path}: label {int(labels[first])} at index {first} is outside the classes "
+            f"0..{num_classes - 1} ({whose}; {outside.size:,} label(s) outside)"
+        )
+
+
+def infer_num_classes(labels_by_file: dict[Path, np.ndarray]) -> int:
+    """The number of classes k that labels (>= 0, as IDX label files hold) imply when nobody
+    named the classes: the classes are 0..k-1, the run 0, 1, 2, ... that the labels fill
+    without a gap, across all the files.
+
+    A label beyond a gap (200 in a folder of digits 0..9, where no example is labelled 10) is
+    a stray value, not 191 classes without examples: it is refused with its file and index,
+    rather than silently building a 201-class model.
+    """
+    present = np.zeros(1, dtype=bool)
+    for labels in labels_by_file.values():
+        if labels.size:
+            counts = np.bincount(labels, minlength=present.size)
+            present = np.pad(present, (0, counts.size - present.size)) | (counts > 0)
+    num_classes = present.size if present.all() else int(np.argmin(present))
+    beyond = sum(int(np.count_nonzero(labels >= num_classes)) for labels in labels_by_file.values())
+    for path, labels in labels_by_file.items():
+        outside = np.flatnonzero(labels >= num_classes)
+        if outside.size:
+            first = int(outside[0])
+            raise ValueError(
+                f"{path}: label {int(labels[first])} at index {first} is outside the classes "
+                f"0..{num_classes - 1} that the labels fill without a gap (no example is "
+                f"labelled {num_classes}; {beyond:,} label(s) beyond); correct the label, or "
+                "name the classes (class_names=[...] or num_classes=...)"
+            )
+    return num_classes
 
 
 def load_dataset(
@@ -157,13 +204,19 @@ def load_idx_directory(
     name: str | None = None,
     class_names: Sequence[str] | None = None,
     splits: str | Sequence[str] | None = None,
+    num_classes: int | None = None,
 ) -> Dataset:
     """Load your own MNIST-format data: a folder with the usual four IDX file names.
 
     The files are the official names (``train-images-idx3-ubyte[.gz]`` and so on, also the
     ``train-images.idx3-ubyte`` spelling); any image size works. ``splits=None`` loads every
-    split whose two files are present (at least one must be). ``class_names`` defaults to
-    "0", "1", ... up to the largest label. For files with other names use ``load_idx_pair``.
+    split whose two files are present (at least one must be). For files with other names use
+    ``load_idx_pair``.
+
+    The classes: ``class_names`` names them (labels must lie in [0, len(class_names))), or
+    ``num_classes`` counts them (names "0", "1", ...); with neither, they are inferred from
+    the labels as 0..k-1 (see ``infer_num_classes``: a stray label beyond a gap is an error
+    naming its file and index).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -171,6 +224,7 @@ def load_idx_directory(
     name = name or directory.name
     wanted = SPLITS if splits is None else normalize_splits(splits)
     loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    label_files: dict[Path, np.ndarray] = {}
     for split in wanted:
         image_file, label_file = MNIST.split_files(split)
         images = find_file(directory, image_file.name)
@@ -185,22 +239,41 @@ def load_idx_directory(
                 + ", ".join(remote.name for remote in MNIST.files(wanted))
             )
         loaded[split] = load_idx_pair(images, labels)
+        label_files[labels] = loaded[split][1]
     if not loaded:
         expected = ", ".join(remote.name for remote in MNIST.files(SPLITS))
         raise DatasetNotFoundError(
             f"{directory}: no split of {name!r} found; expected the files {expected} "
             "(with or without .gz), the images and labels of a split side by side"
         )
-    largest_label = max(int(y.max()) for _, y in loaded.values() if y.size)
-    if class_names is None:
-        class_names = [str(label) for label in range(largest_label + 1)]
-    elif largest_label >= len(class_names):
-        raise ValueError(
-            f"{directory}: label {largest_label} found but only {len(class_names)} class names "
-            "given (labels must lie in [0, number of class names))"
-        )
+    class_names = _decide_classes(label_files, class_names, num_classes)
     dataset = Dataset(name=name, class_names=tuple(class_names))
     for split, (images, labels) in loaded.items():
         setattr(dataset, f"x_{split}", images)
         setattr(dataset, f"y_{split}", labels)
     return dataset
+
+
+def _decide_classes(
+    label_files: dict[Path, np.ndarray],
+    class_names: Sequence[str] | None,
+    num_classes: int | None,
+) -> list[str]:
+    """The class names of a folder's labels: given, counted, or inferred (and checked)."""
+    if class_names is not None and num_classes is not None and len(class_names) != num_classes:
+        raise ValueError(
+            f"load_idx_directory: {len(class_names)} class names given but num_classes="
+            f"{num_classes}; give one of the two, or make them agree"
+        )
+    if class_names is not None:
+        if not class_names:
+            raise ValueError("load_idx_directory: class_names is empty; name at least one class")
+        names, whose = list(class_names), f"{len(class_names)} class names given"
+    elif num_classes is not None:
+        num_classes = check_integer(num_classes, "num_classes", where="load_idx_directory")
+        names, whose = [str(label) for label in range(num_classes)], f"num_classes={num_classes}"
+    else:
+        return [str(label) for label in range(infer_num_classes(label_files))]
+    for path, labels in label_files.items():
+        check_label_range(labels, path, len(names), whose)
+    return names

@@ -19,6 +19,7 @@ import numpy as np
 from chainrule.nn.batching import chunk_rows
 from chainrule.nn.layers import Dense, Layer, layer_from_config
 from chainrule.nn.losses import L2Penalty, Loss, get_loss
+from chainrule.nn.memory import check_memory, not_enough_memory, parameter_memory
 from chainrule.nn.model_file import read_model_file, write_model_file
 from chainrule.nn.params import ParameterSpec, ParameterStore
 from chainrule.utils.validation import is_integer
@@ -225,7 +226,7 @@ class Sequential:
                 if self.l2_biases and not spec.regularize:
                     spec = ParameterSpec(spec.shape, spec.initializer, spec.fan_in, spec.fan_out)
                 specs[f"{layer.name}.{local}"] = spec
-        previous, params = self._params, ParameterStore(specs, self.dtype)
+        previous, params = self._params, self._allocate(specs)
         # Initialize in layer order (not buffer order) so that adding a regularized tensor
         # never changes the draws of the layers before it.
         for layer in self.layers:
@@ -238,6 +239,16 @@ class Sequential:
         self._params, self._output_shape = params, shape
         self._built_layers = len(self.layers)
         self._bind_layers()
+
+    def _allocate(self, specs: dict[str, ParameterSpec]) -> ParameterStore:
+        """The flat buffers for ``specs``, once the memory they take is known to be free
+        (``chainrule.nn.memory``): an absurd width is one clear error, not a MemoryError."""
+        estimate = parameter_memory(specs, self.dtype)
+        check_memory(estimate)
+        try:
+            return ParameterStore(specs, self.dtype)
+        except MemoryError:
+            raise not_enough_memory(estimate, None) from None
 
     def _bind_layers(self) -> None:
         for layer in self.layers:

@@ -16,7 +16,10 @@ owns the translation both ways (``Sequential.save`` / ``Sequential.load``, and
 ``chainrule.nn.model.load_model`` for the extras too).
 
 safetensors holds only raw tensors and a JSON header, so loading a file never executes code
-(unlike pickle). The file is written to a temporary name beside the target and renamed into
+(unlike pickle). Reading is bounded and checked: the metadata may hold at most
+``MAX_METADATA_CHARS`` characters nested at most ``MAX_METADATA_DEPTH`` deep (a JSON depth bomb
+is refused naming the file, not met with a RecursionError), and a tensor holding NaN or
+infinity is refused at load: such a model would predict "nan%" for everything. The file is written to a temporary name beside the target and renamed into
 place, so an interrupted save never leaves a half-written model under the real name.
 """
 
@@ -35,6 +38,12 @@ from chainrule.utils.atomic import atomic_write
 
 FORMAT = "chainrule-model"
 FORMAT_VERSION = 1
+#: The most characters the JSON metadata (architecture and extras together) may hold: far
+#: above what a model needs (per-pixel statistics of 1000x1000 images are ~40 M), far below
+#: what would take the machine's memory to decode.
+MAX_METADATA_CHARS = 64 * 2**20
+#: The deepest nesting of lists and mappings the metadata may have (a recipe's is under 10).
+MAX_METADATA_DEPTH = 64
 
 
 @dataclass
@@ -101,12 +110,67 @@ def read_model_file(path: str | Path, with_tensors: bool = True) -> StoredModel:
             f"by this chainrule (it reads version {FORMAT_VERSION}); upgrade chainrule or "
             "re-save the model"
         )
-    try:
-        architecture = json.loads(raw["model"])
-        extra = json.loads(raw.get("extra", "{}"))
-    except (KeyError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: the model file's metadata is corrupt: {error}") from None
+    if "model" not in raw:
+        raise ValueError(f"{path}: the model file's metadata is corrupt: it has no 'model' key")
+    architecture = _decode_metadata(path, "model", raw["model"])
+    extra = _decode_metadata(path, "extra", raw.get("extra", "{}"))
+    for name, tensor in tensors.items():
+        _check_finite(path, name, tensor)
     return StoredModel(architecture, extra, tensors)
+
+
+def _decode_metadata(path: Path, key: str, text: str) -> dict[str, Any]:
+    """One JSON entry of the metadata, decoded within the size and depth bounds."""
+    if len(text) > MAX_METADATA_CHARS:
+        raise ValueError(
+            f"{path}: the model file's metadata {key!r} holds {len(text):,} characters, more "
+            f"than the {MAX_METADATA_CHARS:,} a model file may have (corrupt or not a model?)"
+        )
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: the model file's metadata is corrupt: {error}") from None
+    except RecursionError:  # deeper than the interpreter's recursion limit
+        value, depth = None, MAX_METADATA_DEPTH + 1
+    else:
+        depth = _nesting_depth(value, MAX_METADATA_DEPTH)
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(
+            f"{path}: the model file's metadata {key!r} nests lists or mappings more than "
+            f"{MAX_METADATA_DEPTH} deep (corrupt or crafted; a model's metadata needs under 10)"
+        )
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{path}: the model file's metadata is corrupt: {key!r} must be a JSON object, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def _nesting_depth(value: Any, limit: int) -> int:
+    """How deep lists and mappings nest in ``value`` (a scalar is 0), looked at without
+    recursion and only down to ``limit`` + 1, so no document can exhaust the stack."""
+    deepest = 0
+    pending = [(value, 1)] if isinstance(value, list | dict) else []
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            break
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
+    return deepest
+
+
+def _check_finite(path: Path, name: str, tensor: np.ndarray) -> None:
+    """Refuse a tensor holding NaN or infinity: every output of the model would be NaN."""
+    if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
+        bad = int(tensor.size - np.count_nonzero(np.isfinite(tensor)))
+        raise ValueError(
+            f"{path}: tensor {name!r} holds {bad:,} non-finite value(s) (NaN or infinity) out "
+            f"of {tensor.size:,}; a model with them predicts NaN for every input (saved after "
+            "its training diverged?): retrain it"
+        )
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
