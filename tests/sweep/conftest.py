@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from chainrule.sweep import run_sweep
+from chainrule.sweep import SweepStore, run_sweep
 
 
 def _tiny_base(digits_dir: Path, epochs: int = 3) -> dict:
@@ -63,3 +64,54 @@ def tiny_base(digits_dir):
 def write_grid(tmp_path):
     """``write_grid(name, grid)``: the grid dict written as ``tmp_path/<name>.yaml``."""
     return lambda name, grid: _write_grid(tmp_path / f"{name}.yaml", grid)
+
+
+def _store_sweep(
+    directory: Path,
+    metrics: dict[str, dict[str, float | None]],
+    *,
+    metric: str | None = None,
+    validation_fraction: float = 0.2,
+) -> Path:
+    """A finished sweep written straight into a store, no training: one run per entry of
+    ``metrics`` (run name -> final metrics), the names being the levels of model.hidden."""
+    factor = "model.hidden"
+    with SweepStore.create(directory / "sweep.sqlite") as store:
+        store.initialize(
+            {
+                "name": directory.name,
+                "factors": json.dumps([factor]),
+                "levels": json.dumps({factor: list(metrics)}),
+                "metric": metric or "",
+                "grid_text": f"axes: {{{factor}: [{', '.join(metrics)}]}}\n",
+            },
+            [
+                {
+                    "name": name,
+                    "position": position,
+                    "factors": {factor: name},
+                    "overrides": {factor: [int(name)]},
+                    "recipe": {"data": {"validation_fraction": validation_fraction}},
+                    "directory": f"runs/{name}",
+                }
+                for position, name in enumerate(metrics)
+            ],
+        )
+        for name, values in metrics.items():
+            store.mark_running(name)
+            store.record_result(
+                name,
+                status="finished",
+                started_at=0.0,
+                finished_at=1.0,
+                metrics={**values, "epochs_run": 1, "train_seconds": 1.0},
+                history={"epoch": [1], "val_accuracy": [values.get("val_accuracy")]},
+            )
+    return directory
+
+
+@pytest.fixture
+def store_sweep(tmp_path):
+    """``store_sweep(metrics, metric=None, validation_fraction=0.2)``: a finished sweep in
+    ``tmp_path/sweep``, written straight into its store (see :func:`_store_sweep`)."""
+    return lambda metrics, **keys: _store_sweep(tmp_path / "sweep", metrics, **keys)

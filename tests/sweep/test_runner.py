@@ -233,3 +233,70 @@ def test_runs_lost_with_a_dying_worker_run_again_then_count_as_failed(
     assert deaths == ["1", "2", "2"]  # 1 died once, then finished; 2 died at every try
     assert (summary.finished, summary.failed) == (2, 1)
     assert "worker process died 2 times" in summary.failures["2"]
+
+
+# -- one writer ------------------------------------------------------------------------------
+def test_a_second_sweep_on_a_directory_being_written_is_refused(local_sweep, mixed_grid):
+    from chainrule.sweep.lock import SweepLocked
+
+    with SweepStore.open(local_sweep.store) as live:  # another sweep writing it
+        before = [(r.name, r.attempts) for r in live.runs()]
+        with pytest.raises(SweepLocked, match=rf"being written by another sweep \(process "
+                                              rf"{os.getpid()}, lock "):  # fmt: skip
+            run_sweep(mixed_grid, out_dir=local_sweep.directory, resume=True, progress=False)
+        assert [(r.name, r.attempts) for r in live.runs()] == before  # nothing ran again
+
+
+# -- model selection -------------------------------------------------------------------------
+def test_a_grid_ranking_by_the_test_set_is_refused_before_anything_runs(
+    tiny_base, write_grid, tmp_path
+):
+    grid = write_grid("by-test", {"base": tiny_base(), "axes": {"seed": [0, 1]},
+                                  "metric": "test_accuracy"})  # fmt: skip
+    with pytest.raises(ValueError, match=r"by-test.yaml: metric: 'test_accuracy' would choose the "
+                                         r"best run on the test set; rank by val_accuracy"):  # fmt: skip
+        run_sweep(grid, out_dir=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_validation_data_the_summary_says_the_test_set_chose(
+    tiny_base, write_grid, tmp_path
+):
+    base = tiny_base(epochs=1)
+    base["data"]["validation_fraction"] = 0.0
+    grid = write_grid("no-val", {"base": base, "variants": {"only": {}}})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.lock").write_text("999999\n")  # left by a writer killed before its store
+    summary = run_sweep(grid, out_dir=out, workers=1, progress=False, figures=False)
+    assert (summary.finished, summary.metric, summary.best.name) == (1, "test_accuracy", "only")
+    assert "note: ranked by test_accuracy (higher is better): no run holds out validation data" in (
+        summary.text()
+    )
+    assert summary.to_dict()["ranking"].endswith("its test score is optimistic")
+
+
+# -- a store that refuses a write ---------------------------------------------------------------
+def test_a_store_write_refused_stops_the_sweep_in_one_line_and_resume_finishes(
+    tiny_base, write_grid, tmp_path, monkeypatch
+):
+    from chainrule.sweep.store import SweepStoreError
+
+    grid = write_grid("read-only", {"base": tiny_base(epochs=1), "axes": {"seed": [0, 1]}})
+    record_result = SweepStore.record_result
+
+    def read_only(self, name, **keys):  # the file turns read-only under the sweep
+        self.connection.execute("PRAGMA query_only = ON")
+        return record_result(self, name, **keys)
+
+    monkeypatch.setattr(SweepStore, "record_result", read_only)
+    out = tmp_path / "s"
+    with pytest.raises(SweepStoreError) as caught:
+        run_sweep(grid, out_dir=out, workers=1, progress=False, figures=False)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the sweep store {out / 'sweep.sqlite'}: attempt to "
+                              "write a readonly database")  # fmt: skip
+    assert "\n" not in message and isinstance(caught.value, OSError)
+    monkeypatch.undo()
+    summary = run_sweep(grid, out_dir=out, resume=True, workers=1, progress=False, figures=False)
+    assert (summary.finished, summary.failed) == (2, 0)  # the lock went with the failed sweep

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
 
-from chainrule.sweep.store import SweepStore
+from chainrule.sweep.lock import SweepLocked
+from chainrule.sweep.store import SweepStore, SweepStoreError
 
 HISTORY = {
     "epoch": [1, 2],
@@ -87,7 +89,7 @@ def test_readers_open_it_read_only(store, tmp_path):
     with SweepStore.open(tmp_path / "sweep.sqlite", readonly=True) as reader:
         assert reader.meta("name") == "demo"
         assert len(reader.runs()) == 2
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(SweepStoreError, match="attempt to write a readonly database"):
             reader.set_meta({"name": "other"})
 
 
@@ -98,8 +100,60 @@ def test_errors(store, tmp_path):
         store.record_result("gelu", status="failed")
     with pytest.raises(FileNotFoundError, match="sweep store not found"):
         SweepStore.open(tmp_path / "missing.sqlite")
+    store.close()
     with pytest.raises(ValueError, match="already exists"):
         SweepStore.create(tmp_path / "sweep.sqlite")
     (tmp_path / "junk.sqlite").write_text("not a database")
     with pytest.raises(ValueError, match="not a chainrule sweep store"):
         SweepStore.open(tmp_path / "junk.sqlite")
+
+
+# -- one writer ------------------------------------------------------------------------------
+def test_a_second_writer_is_refused_naming_the_holder_and_readers_are_not(store, tmp_path):
+    path = tmp_path / "sweep.sqlite"
+    for second in (lambda: SweepStore.open(path), lambda: SweepStore.create(path)):
+        with pytest.raises(SweepLocked, match=rf"being written by another sweep \(process "
+                                              rf"{os.getpid()}, lock .*sweep.lock\)"):  # fmt: skip
+            second()
+    with SweepStore.open(path, readonly=True) as reader:  # compare on a running sweep
+        assert len(reader.runs()) == 2
+    assert (tmp_path / "sweep.lock").read_text() == f"{os.getpid()}\n"
+    store.close()  # the lock goes with the store
+    with SweepStore.open(path) as writer:
+        writer.set_meta({"name": "resumed"})
+
+
+def test_a_failed_opening_leaves_the_lock_free(tmp_path):
+    (tmp_path / "junk.sqlite").write_text("not a database")
+    for _ in range(2):  # the first refusal did not keep the lock
+        with pytest.raises(ValueError, match="not a chainrule sweep store"):
+            SweepStore.open(tmp_path / "junk.sqlite")
+
+
+# -- writes the disk refuses -------------------------------------------------------------------
+def test_a_full_disk_is_one_line_naming_the_file_and_keeps_what_was_committed(store, tmp_path):
+    store.mark_running("relu")
+    store.record_result("relu", status="finished", metrics={"test_accuracy": 0.9})
+    pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
+    store.connection.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+    store.mark_running("tanh")
+    with pytest.raises(SweepStoreError) as caught:
+        store.record_result("tanh", status="failed", error="x", traceback="y" * 100_000)
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the sweep store {tmp_path / 'sweep.sqlite'}: ")
+    assert "database or disk is full" in message and "\n" not in message
+    assert isinstance(caught.value, OSError)  # the CLI's one-line error, exit 2
+    assert store.run("relu").metric("test_accuracy") == 0.9  # the commit before is kept
+    assert store.run("tanh").status == "running"  # the refused write was rolled back
+    assert store.run("tanh").traceback is None
+
+
+def test_a_store_that_cannot_be_opened_says_so(tmp_path, monkeypatch):
+    def refuse(*args, **keys):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)
+    with pytest.raises(SweepStoreError, match=r"cannot open the sweep store .*new.sqlite: unable"):
+        SweepStore.create(tmp_path / "new.sqlite")
+    with pytest.raises(SweepStoreError):  # the lock was released with the failure
+        SweepStore.create(tmp_path / "new.sqlite")

@@ -64,7 +64,11 @@ SWEEP = Command(
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directories", metavar="SWEEP_DIR|RUN_DIR", nargs="+")
-    parser.add_argument("--metric", default="test_accuracy", help="rank by (test_accuracy)")
+    parser.add_argument(
+        "--metric",
+        help="rank by this final metric (default: the grid's metric, else val_accuracy; a "
+        "test_ metric only when no run holds out validation data)",
+    )
     parser.add_argument("--by", help="colour curves by this factor, e.g. model.activation")
     parser.add_argument(
         "--format", default="terminal", help="comma-separated: terminal, csv, markdown"
@@ -88,7 +92,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if "terminal" in formats and not args.quiet:
         from rich.console import Console
 
-        Console().print(result.rich_table())
+        console = Console()
+        console.print(result.rich_table(width=console.width))  # numbers whole at any width
     else:
         print(result.text)
     for path in result.files:

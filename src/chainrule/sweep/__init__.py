@@ -3,13 +3,16 @@
     from chainrule.sweep import run_sweep, compare
 
     summary = run_sweep("recipes/grid-width.yaml", workers=2)      # or scheduler="tcp://..."
-    result = compare(summary.directory, metric="test_accuracy", by="model.hidden")
+    result = compare(summary.directory, by="model.hidden")   # ranked by val_accuracy
     print(result.text)
 
 Modules: :mod:`~chainrule.sweep.grid` (grid files, expansion, run names),
-:mod:`~chainrule.sweep.store` (the SQLite record), :mod:`~chainrule.sweep.executor` (local
-processes or Dask), :mod:`~chainrule.sweep.runner` (:func:`run_sweep`),
-:mod:`~chainrule.sweep.comparison` (tables, figures, the sweep report).
+:mod:`~chainrule.sweep.store` (the SQLite record), :mod:`~chainrule.sweep.lock` (one writer
+per sweep), :mod:`~chainrule.sweep.executor` (local processes or Dask),
+:mod:`~chainrule.sweep.watchdog` (workers end with their sweep),
+:mod:`~chainrule.sweep.runner` (:func:`run_sweep`), :mod:`~chainrule.sweep.selection` (the
+best run, chosen on validation data), :mod:`~chainrule.sweep.comparison` (tables, figures,
+the sweep report).
 
 Names are imported on first use, so a worker process that only needs
 :func:`~chainrule.sweep.executor.run_point` does not import plotting or the store.
@@ -31,6 +34,9 @@ _EXPORTS = {
     "GridError": "grid",
     "SweepPoint": "grid",
     "SweepStore": "store",
+    "SweepStoreError": "store",
+    "SweepLocked": "lock",
+    "Ranking": "selection",
     "RunRecord": "store",
     "open_executor": "executor",
 }

@@ -3,7 +3,7 @@
 :func:`compare` reads only ``sweep.sqlite`` (it works on a sweep still running) and writes,
 into the sweep directory (or ``out``)::
 
-    comparison.csv, comparison.md     all runs sorted by the metric, best first
+    comparison.csv, comparison.md     all runs sorted by the ranking metric, best first
     figures/curves-by-<factor>.png    validation curves of every run, one colour per level
     figures/small-multiples.png       one panel per run (train vs validation per epoch)
     figures/factor-effects.png        the final metric per level of each factor (box or bar)
@@ -11,6 +11,15 @@ into the sweep directory (or ``out``)::
 
 (each figure also as SVG). It returns the table as text in the formats asked for:
 ``terminal`` (a rich table, plain text), ``csv``, ``markdown``.
+
+The runs are ranked by the grid's ``metric`` (else ``val_accuracy``) on validation data; the
+test set is reported beside it and never chooses (:mod:`chainrule.sweep.selection`). Every
+table says what ranked it: the terminal table's title, the CSV's first column
+(``rank_by_val_accuracy``), a line above the Markdown table, the report's summary.
+
+In a terminal narrower than the table, :meth:`ComparisonResult.rich_table` keeps every number
+whole: it drops the least important columns (times, epochs, the other losses, then factors)
+and names them under the table, and lets only text (run names, factor levels) wrap.
 """
 
 from __future__ import annotations
@@ -42,7 +51,13 @@ from chainrule.reporting.render_html import to_html
 from chainrule.reporting.render_markdown import to_markdown
 from chainrule.reporting.report import format_duration
 from chainrule.sweep.grid import VARIANT
-from chainrule.sweep.runner import best_run, lower_is_better
+from chainrule.sweep.selection import (
+    Ranking,
+    best_run,
+    choose_ranking,
+    holds_validation,
+    lower_is_better,
+)
 from chainrule.sweep.store import STORE_NAME, RunRecord, SweepStore
 from chainrule.utils.atomic import atomic_write_text
 
@@ -58,13 +73,17 @@ COLUMNS = ("test_accuracy", "val_accuracy", "test_loss", "val_loss", "epochs_run
 
 _STATUS_ORDER = {"finished": 0, "failed": 1, "running": 2, "pending": 3}
 
+#: The narrowest a wrapping text column (run name, factor level) is squeezed to when the
+#: terminal table must fit a width.
+TEXT_MIN_WIDTH = 10
+
 
 @dataclass
 class ComparisonResult:
     """The comparison: rows best first, the best run, and the files written."""
 
     directory: Path
-    metric: str
+    ranking: Ranking  # the metric that ranked the runs and chose the best
     by: list[str]
     headers: list[str]
     rows: list[dict[str, Any]]  # one per run: header -> raw value
@@ -72,14 +91,21 @@ class ComparisonResult:
     text: str
     files: list[Path] = field(default_factory=list)
 
-    def rich_table(self) -> Any:
-        """The table as a :class:`rich.table.Table`, to print in colour."""
-        return _rich_table(self)
+    @property
+    def metric(self) -> str:
+        """The ranking metric's name."""
+        return self.ranking.metric
+
+    def rich_table(self, width: int | None = None) -> Any:
+        """The table as a :class:`rich.table.Table`, to print in colour; with ``width`` (the
+        console's), it fits that width without cutting a number (see the module docstring)."""
+        return _rich_table(self, width)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "directory": str(self.directory),
             "metric": self.metric,
+            "ranking": self.ranking.describe(),
             "by": self.by,
             "rows": self.rows,
             "best": self.best,
@@ -90,7 +116,7 @@ class ComparisonResult:
 def compare(
     sweep_dir: str | Path,
     *,
-    metric: str = "test_accuracy",
+    metric: str | None = None,
     by: str | None = None,
     formats: Sequence[str] = ("terminal",),
     out: str | Path | None = None,
@@ -98,7 +124,10 @@ def compare(
 ) -> ComparisonResult:
     """Compare the runs of the sweep in ``sweep_dir`` (see the module docstring).
 
-    ``metric`` ranks the runs (losses and times ascending, the rest descending). ``by`` names
+    ``metric`` ranks the runs (losses and times ascending, the rest descending); by default the
+    grid's ``metric``, else ``val_accuracy``, else (no run holds out validation data)
+    ``test_accuracy``, which the tables then flag. A ``test_*`` metric is refused when the
+    runs hold validation data: the test set is reported, never used to choose. ``by`` names
     the factor whose levels colour the overlaid curves (an axis key such as
     ``model.activation``, or ``variant``); by default there is one curve figure per factor.
     ``out`` is the folder for the files (default: ``sweep_dir``). ``figures=False`` skips the
@@ -120,8 +149,15 @@ def compare(
         levels = json.loads(store.meta("levels") or "{}")
         description = store.meta("description") or ""
         grid_text = store.meta("grid_text") or ""
+        grid_metric = store.meta("metric") or None
     if not records:
         raise ValueError(f"the sweep in {sweep_dir} has no runs")
+    ranking = choose_ranking(
+        metric or grid_metric,
+        holds_validation((r.recipe for r in records), records),
+        source="metric" if metric else f"{sweep_dir / 'grid.yaml'}: metric",
+    )
+    metric = ranking.metric
     known = _metric_names(records)
     if metric not in known and any(r.status == "finished" for r in records):
         raise ValueError(
@@ -140,7 +176,7 @@ def compare(
     best_row = None if best is None else next(row for row in rows if row["run"] == best.name)
     result = ComparisonResult(
         directory=sweep_dir,
-        metric=metric,
+        ranking=ranking,
         by=[by] if by else list(factors),
         headers=headers,
         rows=rows,
@@ -246,17 +282,22 @@ def _cell(header: str, value: Any) -> str:
     return str(value)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _render(result: ComparisonResult, fmt: str) -> str:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(result.headers)
+        # the rank column names what ranked the rows, so the file says it on its own
+        writer.writerow([f"rank_by_{result.metric}", *result.headers[1:]])
         for row in result.rows:
             writer.writerow(["" if row[h] is None else row[h] for h in result.headers])
         return buffer.getvalue()
     if fmt == "markdown":
         table = _runs_table(result, result.headers)
-        return to_markdown(Document("", [table]))
+        return to_markdown(Document("", [Paragraph(_sentence(result.ranking.describe())), table]))
     from rich.console import Console
 
     table = _rich_table(result)
@@ -285,17 +326,73 @@ def _numeric(header: str) -> bool:
     )
 
 
-def _rich_table(result: ComparisonResult) -> Any:
+def _whole(header: str) -> bool:
+    """Columns whose cells are never wrapped nor cut: numbers, and the one-word status."""
+    return _numeric(header) or header == "status"
+
+
+def _rich_table(result: ComparisonResult, width: int | None = None) -> Any:
     from rich.table import Table as RichTable
 
+    headers, dropped = _fitting_headers(result, width)
+    caption = None
+    if dropped:
+        caption = (
+            f"not shown at {width} columns: {', '.join(dropped)} (every column: comparison.csv)"
+        )
     best = result.best["run"] if result.best else None
-    table = RichTable(title=f"{len(result.rows)} runs by {result.metric}")
-    for header in result.headers:
-        table.add_column(header, justify="right" if _numeric(header) else "left")
+    table = RichTable(
+        title=f"{len(result.rows)} runs, {result.ranking.describe()}", caption=caption
+    )
+    for header in headers:
+        justify = "right" if _numeric(header) else "left"
+        if _whole(header):  # as wide as its widest cell and its header: never cut
+            table.add_column(header, justify=justify, width=_width(result, header), overflow="fold")
+        else:  # text may wrap onto more lines
+            table.add_column(header, justify=justify, overflow="fold")
     for row in result.rows:
         style = "bold green" if row["run"] == best else "red" if row["status"] == "failed" else None
-        table.add_row(*(_cell(h, row[h]) for h in result.headers), style=style)
+        table.add_row(*(_cell(h, row[h]) for h in headers), style=style)
     return table
+
+
+def _width(result: ComparisonResult, header: str) -> int:
+    """The widest of a column's header and cells, in characters."""
+    return max(len(header), *(len(_cell(header, row[header])) for row in result.rows))
+
+
+def _fitting_headers(result: ComparisonResult, width: int | None) -> tuple[list[str], list[str]]:
+    """The columns that fit ``width`` with every number whole, and those left out.
+
+    A rich table with a box takes each column's width plus 2 for padding, plus one border
+    per column and one more; text columns count at most :data:`TEXT_MIN_WIDTH` (they wrap).
+    Columns are dropped least important first: other metrics that are not accuracies (times,
+    epochs, losses) from the last, then the factors (the run name spells them), then the
+    other accuracies, then the status; never the rank, the run or the ranking metric.
+    """
+    headers = list(result.headers)
+    if width is None:
+        return headers, []
+    status = headers.index("status")
+    factors = headers[2:status]
+    others = [h for h in headers[status + 1 :] if h != result.metric]
+    order = [h for h in reversed(others) if "accuracy" not in h]
+    order += [*reversed(factors), *(h for h in reversed(others) if "accuracy" in h), "status"]
+
+    def needed(columns: list[str]) -> int:
+        cells = sum(
+            _width(result, h) if _whole(h) else min(_width(result, h), TEXT_MIN_WIDTH)
+            for h in columns
+        )
+        return cells + 3 * len(columns) + 1
+
+    dropped = []
+    for header in order:
+        if needed(headers) <= width:
+            break
+        headers.remove(header)
+        dropped.append(header)
+    return headers, [h for h in result.headers if h in dropped]
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -429,12 +526,11 @@ def _write_report(
     if counts["running"] or counts["pending"]:
         summary += f", {counts['running'] + counts['pending']} not finished yet"
     summary += f". Training time of all runs together: {format_duration(total_seconds)}."
-    summary += f" Runs are ranked by {metric} ({'lower' if lower_is_better(metric) else 'higher'}"
-    summary += " is better)."
+    summary += f" Runs are {result.ranking.describe()}."
     blocks += [Heading("Summary"), Paragraph(summary)]
 
     if best is not None:
-        blocks.append(Heading("Best configuration"))
+        blocks.append(Heading(f"Best configuration (by {metric})"))
         rows = [(factor, best.factors.get(factor, "")) for factor in factors]
         rows += [
             (column, _cell(column, best.metric(column)))
@@ -458,7 +554,11 @@ def _write_report(
     # the page is narrower than a terminal: losses only when ranking by one (comparison.csv
     # and comparison.md keep every column)
     headers = [h for h in result.headers if h == metric or "loss" not in h or "loss" in metric]
-    blocks += [Heading("All runs"), _runs_table(result, headers, best=True)]
+    blocks += [
+        Heading(f"All runs, ranked by {metric}"),
+        Paragraph(_sentence(result.ranking.describe())),
+        _runs_table(result, headers, best=True),
+    ]
 
     effects = _factor_values(records, factors, levels, metric)
     blocks.append(Heading(f"Effect of each factor on {metric}"))

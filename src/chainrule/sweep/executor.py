@@ -12,6 +12,9 @@ executor, so the same seed gives the same metrics locally and on a cluster. Loca
 ``OMP_NUM_THREADS=1`` (and the OpenBLAS/MKL spellings) in their environment before NumPy is
 imported, and :func:`run_point` itself caps BLAS at one thread while it trains, for executors
 whose workers were started elsewhere (Dask's nanny sets the same variables by default).
+
+A local worker whose sweep process dies (``kill -9``) ends itself within moments instead of
+training on for nobody (:mod:`chainrule.sweep.watchdog`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chainrule.sweep.watchdog import watch_parent
 from chainrule.utils.validation import check_integer
 
 __all__ = [
@@ -178,8 +182,10 @@ def blas_threads() -> dict[str, int]:
     }
 
 
-def _init_local_worker() -> None:
-    """Process-pool initializer: one BLAS thread for everything this worker does."""
+def _init_local_worker(parent_pid: int) -> None:
+    """Process-pool initializer: end with the sweep process ``parent_pid``, and one BLAS
+    thread for everything this worker does."""
+    watch_parent(parent_pid)
     for variable in THREAD_VARIABLES:
         os.environ[variable] = "1"
     from threadpoolctl import threadpool_limits
@@ -216,6 +222,7 @@ def open_executor(
         max_workers=count,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_local_worker,
+        initargs=(os.getpid(),),
     )
     plural = "es" if count != 1 else ""
     try:

@@ -39,7 +39,12 @@ from typing import Any
 
 from chainrule.app.recipes import Recipe, RecipeError, apply_overrides, parse_recipe, set_dotted
 from chainrule.utils.validation import check_integer
-from chainrule.utils.yamlfile import read_yaml_mapping
+from chainrule.utils.yamlfile import (
+    parse_yaml_mapping,
+    read_yaml_mapping,
+    read_yaml_text,
+    short_repr,
+)
 
 __all__ = ["Grid", "GridError", "SweepPoint", "load_grid", "parse_grid", "value_label"]
 
@@ -119,9 +124,9 @@ def load_grid(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"grid file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    raw = read_yaml_mapping(
-        path, "a grid", GridError, keys="base, axes, variants, name, description, metric"
+    text = read_yaml_text(path, GridError)
+    raw = parse_yaml_mapping(
+        text, str(path), "a grid", GridError, keys="base, axes, variants, name, description, metric"
     )
     return parse_grid(raw, source=str(path), text=text, overrides=overrides, epochs=epochs)
 
@@ -152,10 +157,12 @@ def parse_grid(
         )
     metric = raw.get("metric")
     if metric is not None and not isinstance(metric, str):
-        raise GridError(f"{source}: 'metric' is a metric name such as val_accuracy, got {metric!r}")
+        raise GridError(
+            f"{source}: 'metric' is a metric name such as val_accuracy, got {short_repr(metric)}"
+        )
     name = raw.get("name") or (Path(source).stem if source != "<grid>" else "sweep")
     if not isinstance(name, str) or not _UNSAFE.sub("", name):
-        raise GridError(f"{source}: 'name' must be a non-empty string, got {name!r}")
+        raise GridError(f"{source}: 'name' must be a non-empty string, got {short_repr(name)}")
 
     base = _validated_base(base, source, overrides or [])
     grid = Grid(
@@ -206,17 +213,21 @@ def _read_axes(axes: Any, source: str) -> dict[str, dict[str, Any]]:
         if isinstance(values, dict):
             labelled = {_safe(str(label)): value for label, value in values.items()}
             if len(labelled) != len(values):
-                raise GridError(f"{source}: axis {key!r}: two labels read the same: {list(values)}")
+                raise GridError(
+                    f"{source}: axis {key!r}: two labels read the same: {short_repr(list(values))}"
+                )
         elif isinstance(values, list):
             labelled = {}
             for value in values:
                 if any(_same(value, seen) for seen in labelled.values()):
-                    raise GridError(f"{source}: axis {key!r} lists the value {value!r} twice")
+                    raise GridError(
+                        f"{source}: axis {key!r} lists the value {short_repr(value)} twice"
+                    )
                 labelled[_unique_label(value_label(value), value, labelled)] = value
         else:
             raise GridError(
                 f"{source}: axis {key!r} must be a list of values (or a mapping label -> value), "
-                f"got {values!r}"
+                f"got {short_repr(values)}"
             )
         if not labelled:
             raise GridError(f"{source}: axis {key!r} has no values; give at least one")
@@ -241,7 +252,8 @@ def _read_variants(variants: Any, source: str) -> dict[str, dict[str, Any]]:
             overrides = {}
         if not isinstance(overrides, dict):
             raise GridError(
-                f"{source}: variant {name!r} maps dotted recipe keys to values, got {overrides!r}"
+                f"{source}: variant {name!r} maps dotted recipe keys to values, got "
+                f"{short_repr(overrides)}"
             )
         for key in overrides:
             _check_key(key, f"{source}: variant {name!r}: key", None)
@@ -277,8 +289,8 @@ def _check_axis_values(grid: Grid, epochs: int | None) -> None:
             except RecipeError as error:
                 problem = str(error).removeprefix(f"{grid.source}: ")
                 raise GridError(
-                    f"{grid.source}: axis {key!r} value {value!r} (level {label!r}) does not make "
-                    f"a valid recipe: {problem}"
+                    f"{grid.source}: axis {key!r} value {short_repr(value)} (level {label!r}) "
+                    f"does not make a valid recipe: {problem}"
                 ) from None
     for name, overrides in grid.variants.items():
         try:
@@ -309,7 +321,7 @@ def _expand(grid: Grid, epochs: int | None) -> list[SweepPoint]:
             source = _point_source(grid, overrides, name, epochs)
             recipe = _validate(source, grid.source)
         except RecipeError as error:
-            settings = ", ".join(f"{key}={value!r}" for key, value in overrides.items())
+            settings = ", ".join(f"{key}={short_repr(value)}" for key, value in overrides.items())
             problem = str(error).removeprefix(f"{grid.source}: ")
             raise GridError(
                 f"{grid.source}: run {name!r} ({settings}) is not a valid recipe: {problem}"

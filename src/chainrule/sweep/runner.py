@@ -13,10 +13,15 @@ it arrives. ``resume=True`` continues a sweep: finished runs are kept, every oth
 
 Local workers are started with ``spawn``: a script that calls :func:`run_sweep` must do so
 under ``if __name__ == "__main__":``, as with any ``multiprocessing`` program.
+
+One process writes a sweep at a time: the store's writer lock (``sweep.lock``) refuses a
+second ``run_sweep`` on the same directory, naming the process that holds it. The best run
+is chosen by the ranking metric on validation data (:mod:`chainrule.sweep.selection`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -28,11 +33,19 @@ from typing import Any
 
 from chainrule.sweep.executor import RunOutcome, RunTask, open_executor
 from chainrule.sweep.grid import Grid, SweepPoint, load_grid
-from chainrule.sweep.store import STORE_NAME, RunRecord, SweepStore
+from chainrule.sweep.selection import (
+    Ranking,
+    best_run,
+    choose_ranking,
+    holds_validation,
+    lower_is_better,
+)
+from chainrule.sweep.store import LOCK_SUFFIX, STORE_NAME, RunRecord, SweepStore, SweepStoreError
 from chainrule.utils.atomic import atomic_write_text
 from chainrule.utils.validation import check_integer
 
-__all__ = ["SweepSummary", "best_run", "default_metric", "lower_is_better", "run_sweep"]
+# best_run and lower_is_better live in chainrule.sweep.selection; kept importable from here
+__all__ = ["SweepSummary", "best_run", "lower_is_better", "run_sweep"]
 
 #: How often a run may be lost to a worker process dying under it before it counts as failed.
 MAX_LOST = 2
@@ -51,13 +64,18 @@ class SweepSummary:
     failed: int
     skipped: int  # finished before this call (resume)
     seconds: float
-    metric: str
+    ranking: Ranking  # the metric that chose the best run
     best: RunRecord | None
     failures: dict[str, str] = field(default_factory=dict)  # run name -> error line
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.finished == self.total
+
+    @property
+    def metric(self) -> str:
+        """The ranking metric's name."""
+        return self.ranking.metric
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -80,6 +98,7 @@ class SweepSummary:
             "skipped": self.skipped,
             "seconds": self.seconds,
             "metric": self.metric,
+            "ranking": self.ranking.describe(),
             "best": best,
             "failures": self.failures,
         }
@@ -94,36 +113,14 @@ class SweepSummary:
         if self.best is not None:
             value = self.best.metric(self.metric)
             lines.append(f"best by {self.metric}: {self.best.name} ({value:.4f})")
+        elif self.finished:
+            lines.append(f"no finished run recorded {self.metric}: no best run")
+        if self.ranking.on_test_set:
+            lines.append(f"note: {self.ranking.describe()}")
         for name, error in self.failures.items():
             lines.append(f"failed: {name}: {error}")
         lines.append(f"results: {self.store}  (chainrule compare {self.directory})")
         return "\n".join(lines)
-
-
-# -- metrics ---------------------------------------------------------------------------------
-def lower_is_better(metric: str) -> bool:
-    """Losses, times and epoch counts are minimized; accuracies and the rest maximized."""
-    return "loss" in metric or metric.endswith("seconds") or metric == "epochs_run"
-
-
-def default_metric(recipes: list[dict[str, Any]], preferred: str | None = None) -> str:
-    """``preferred`` if given, else val_accuracy when the runs hold out a validation set,
-    else test_accuracy."""
-    if preferred:
-        return preferred
-    for recipe in recipes:
-        if (recipe.get("data") or {}).get("validation_fraction", 0.1):
-            return "val_accuracy"
-    return "test_accuracy"
-
-
-def best_run(records: list[RunRecord], metric: str) -> RunRecord | None:
-    """The finished run with the best ``metric`` (ties: the earlier in grid order)."""
-    scored = [r for r in records if r.status == "finished" and r.metric(metric) is not None]
-    if not scored:
-        return None
-    sign = 1.0 if lower_is_better(metric) else -1.0
-    return min(scored, key=lambda record: (sign * record.metric(metric), record.position))
 
 
 # -- the sweep -------------------------------------------------------------------------------
@@ -149,16 +146,25 @@ def run_sweep(
     the cores), or the Dask cluster at ``scheduler`` (address or ``distributed.Client``).
     ``overrides`` (``key=value``) apply to the base recipe; ``epochs`` caps every run's epochs.
     ``metric`` ranks runs for "best so far" (default: the grid's ``metric``, else val_accuracy,
-    else test_accuracy). ``figures=False`` skips each run's figures and report (faster).
-    ``on_result`` is called with each stored result (after its commit).
+    else, when no run holds out validation data, test_accuracy; a test metric is refused
+    when there is validation data). ``figures=False`` skips each run's figures and report
+    (faster). ``on_result`` is called with each stored result (after its commit).
 
     Raises ``ValueError``/``FileNotFoundError`` before anything trains for a bad grid, a bad
-    point, an existing sweep without ``resume``, or a resume whose grid has changed.
+    point, a test-set ranking metric, an existing sweep without ``resume``, or a resume whose
+    grid has changed; :class:`~chainrule.sweep.lock.SweepLocked` while another process writes
+    the sweep; :class:`~chainrule.sweep.store.SweepStoreError` (an ``OSError``) when the store
+    cannot be written.
     """
     started = time.perf_counter()
     if workers is not None:
         workers = check_integer(workers, "workers")
     grid = load_grid(grid_path, overrides=overrides, epochs=epochs)
+    ranking = choose_ranking(
+        metric or grid.metric,
+        holds_validation(point.recipe_dict() for point in grid.points),
+        source="metric" if metric else f"{grid.source}: metric",
+    )
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())
     _check_datasets(grid.points, data_dir, download, progress)
     directory = Path(out_dir) if out_dir is not None else Path("runs") / "sweeps" / grid.name
@@ -174,7 +180,7 @@ def run_sweep(
             scheduler=scheduler,
             data_dir=data_dir,
             progress=progress,
-            metric=metric,
+            ranking=ranking,
             figures=figures,
             download=download,
             on_result=on_result,
@@ -223,7 +229,8 @@ def _open_store(directory: Path, grid: Grid, resume: bool) -> SweepStore:
             store.close()
             raise
     else:
-        if directory.exists() and any(directory.iterdir()):
+        # a lock file alone is what a writer killed before it created the store leaves
+        if directory.exists() and any(p.suffix != LOCK_SUFFIX for p in directory.iterdir()):
             raise ValueError(
                 f"output directory {directory} is not empty and holds no sweep; choose another "
                 "output directory or remove it"
@@ -269,7 +276,7 @@ def _run(
     scheduler: Any,
     data_dir: str | None,
     progress: bool,
-    metric: str | None,
+    ranking: Ranking,
     figures: bool,
     download: bool,
     on_result: Callable[[RunRecord], None] | None,
@@ -291,7 +298,7 @@ def _run(
         )
         for record in todo
     ]
-    metric = default_metric([r.recipe for r in records], metric or grid.metric)
+    metric = ranking.metric
     description = "nothing to run"
 
     with SweepDisplay(grid.name, len(records), skipped, metric, enabled=progress) as display:
@@ -320,7 +327,7 @@ def _run(
         failed=counts["failed"],
         skipped=skipped,
         seconds=time.perf_counter() - started,
-        metric=metric,
+        ranking=ranking,
         best=best_run(records, metric),
         failures={r.name: r.error or "failed" for r in records if r.status == "failed"},
     )
@@ -378,7 +385,10 @@ def _execute(
     except BaseException:  # Ctrl-C: what is in flight goes back to pending
         for future in in_flight:
             future.cancel()
-        store.mark_pending(task.name for task in in_flight.values())
+        # a store that refused a write may refuse this one too: the error to report is the
+        # first (a run left 'running' goes back to pending on resume anyway)
+        with contextlib.suppress(SweepStoreError):
+            store.mark_pending(task.name for task in in_flight.values())
         raise
     return list(reversed(pending))
 

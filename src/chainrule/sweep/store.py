@@ -14,6 +14,12 @@ Status goes ``pending`` -> ``running`` -> ``finished`` or ``failed``. Only the s
 process writes (one writer), in WAL mode, and each result is one transaction committed the
 moment it arrives: a sweep that is interrupted or killed loses no finished run, and a reader
 (``chainrule compare`` on a sweep still running) never blocks it.
+
+One writer is enforced, not assumed: a store opened for writing holds ``sweep.lock`` beside
+it (:mod:`chainrule.sweep.lock`) until it is closed, and a second writer is refused with the
+holder's process id. A write the disk refuses (full, read-only, an I/O error) is rolled back
+and raised as :class:`SweepStoreError`, one line naming the file and the cause; every result
+committed before it stays.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainrule.sweep.lock import WriterLock
 from chainrule.training.history import EPOCH_KEYS
 from chainrule.utils.validation import is_number
 
-__all__ = ["STATUSES", "STORE_NAME", "RunRecord", "SweepStore"]
+__all__ = ["LOCK_SUFFIX", "STATUSES", "STORE_NAME", "RunRecord", "SweepStore", "SweepStoreError"]
 
 STORE_NAME = "sweep.sqlite"
+#: The writer's lock file is the store's name with this suffix: ``sweep.lock``.
+LOCK_SUFFIX = ".lock"
 SCHEMA_VERSION = "1"
 STATUSES = ("pending", "running", "finished", "failed")
 
@@ -103,50 +112,84 @@ class RunRecord:
         return dict(self.__dict__)
 
 
-class SweepStore:
-    """The SQLite file of one sweep; open with :meth:`create` or :meth:`open`."""
+class SweepStoreError(OSError):
+    """The store's file could not be opened or written: one line, the file and the cause."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, path: Path, error: sqlite3.Error, action: str = "write") -> None:
+        message = f"cannot {action} the sweep store {path}: {error}"
+        if action == "write":
+            message += (
+                " (every result committed before is kept; fix the cause, then resume the "
+                "sweep with --resume)"
+            )
+        super().__init__(message)
+        self.path = path
+
+
+class SweepStore:
+    """The SQLite file of one sweep; open with :meth:`create` or :meth:`open`.
+
+    A store opened for writing holds the writer lock (``lock``) until :meth:`close`.
+    """
+
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, lock: WriterLock | None = None
+    ) -> None:
         self.connection = connection
         self.path = path
+        self.lock = lock
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path) -> SweepStore:
-        """A new store (the file must not exist yet)."""
+        """A new store (the file must not exist yet), locked for this process."""
         path = Path(path)
-        if path.exists():
-            raise ValueError(f"{path} already exists; open it to resume instead")
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(_connect(path), path)
-        with store.transaction() as connection:
-            connection.executescript(_SCHEMA)
-            connection.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-            )
+        lock = _writer_lock(path)
+        try:
+            if path.exists():
+                raise ValueError(f"{path} already exists; open it to resume instead")
+            store = cls(_connect(path), path, lock)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            with store.transaction() as connection:
+                connection.executescript(_SCHEMA)
+                connection.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                )
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> SweepStore:
-        """An existing store; ``readonly`` for readers such as ``compare``."""
+        """An existing store; ``readonly`` for readers such as ``compare`` (no lock taken).
+
+        Opened for writing, it is locked for this process: raises
+        :class:`~chainrule.sweep.lock.SweepLocked` naming the holder's process id while
+        another process has it open for writing.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"sweep store not found: {path}")
+        lock = None if readonly else _writer_lock(path)
         try:
-            if readonly:
-                connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            else:
-                connection = _connect(path)
-        except sqlite3.DatabaseError as error:
-            raise ValueError(f"{path} is not a chainrule sweep store: {error}") from None
-        store = cls(connection, path)
+            connection = _connect(path, readonly)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store = cls(connection, path, lock)
         try:
             version = store.meta("schema_version")
         except sqlite3.DatabaseError as error:
-            connection.close()
+            store.close()
             raise ValueError(f"{path} is not a chainrule sweep store: {error}") from None
         if version != SCHEMA_VERSION:
-            connection.close()
+            store.close()
             raise ValueError(
                 f"{path}: sweep store schema version {version!r}, this chainrule reads "
                 f"{SCHEMA_VERSION!r}"
@@ -154,7 +197,12 @@ class SweepStore:
         return store
 
     def close(self) -> None:
-        self.connection.close()
+        """Close the file and drop the writer lock (the next writer may open it)."""
+        try:
+            self.connection.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     def __enter__(self) -> SweepStore:
         return self
@@ -164,9 +212,16 @@ class SweepStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic, committed write (rolled back if the block raises)."""
-        with self.connection:
-            yield self.connection
+        """One atomic, committed write (rolled back if the block raises).
+
+        A write or commit SQLite refuses (disk full, read-only file, I/O error) raises
+        :class:`SweepStoreError` naming the file and the cause.
+        """
+        try:
+            with self.connection:
+                yield self.connection
+        except sqlite3.Error as error:
+            raise SweepStoreError(self.path, error) from None
 
     # -- meta ------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -333,14 +388,31 @@ def _add_runs(connection: sqlite3.Connection, runs: Iterable[dict[str, Any]]) ->
     )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, timeout=30.0)
-    connection.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode: a committed transaction survives the process being killed (only
-    # a power cut could lose the last commits), at a fraction of FULL's fsyncs.
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    return connection
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to ``path``: read-only, or a writer's (WAL). A file SQLite cannot open
+    raises :class:`SweepStoreError`; one that is not a database, ``ValueError``."""
+    connection = None
+    try:
+        if readonly:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(path, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives the process being killed (only
+        # a power cut could lose the last commits), at a fraction of FULL's fsyncs.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+    except sqlite3.DatabaseError as error:
+        if connection is not None:
+            connection.close()
+        if isinstance(error, sqlite3.OperationalError):  # cannot open, read-only, I/O error
+            raise SweepStoreError(path, error, "open") from None
+        raise ValueError(f"{path} is not a chainrule sweep store: {error}") from None
+
+
+def _writer_lock(path: Path) -> WriterLock:
+    """The writer lock of the store at ``path`` (``sweep.lock`` beside ``sweep.sqlite``)."""
+    return WriterLock.acquire(path.with_suffix(LOCK_SUFFIX), f"the sweep in {path.parent}")
 
 
 def _dumps(value: Any) -> str:
