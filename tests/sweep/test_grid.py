@@ -178,3 +178,12 @@ def test_missing_files(tmp_path):
     path.write_text("base: missing.yaml\naxes: {seed: [1]}\n")
     with pytest.raises(FileNotFoundError, match=r"base recipe file not found: .*missing.yaml"):
         load_grid(path)
+
+
+def test_each_run_describes_what_it_changes_in_the_base(tmp_path):
+    grid = load_grid(RECIPES / "grid-width.yaml")
+    for point in grid.points:
+        described = point.recipe.description
+        assert described.startswith(f"Run {point.name} of sweep {grid.name}: ")
+        for key in point.overrides:
+            assert key in described

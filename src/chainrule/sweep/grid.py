@@ -339,6 +339,13 @@ def _point_source(
         set_dotted(raw, key, copy.deepcopy(value), f"{grid.source}:")
     if name and "name" not in overrides:
         raw["name"] = f"{grid.name}-{name}"
+    if name and overrides and "description" not in overrides:
+        # the base's description is about the base; say what this run changes in it
+        settings = ", ".join(f"{key}={short_repr(value)}" for key, value in overrides.items())
+        base = str(grid.base.get("description") or "").strip()
+        raw["description"] = f"Run {name} of sweep {grid.name}: {settings}" + (
+            f", on the base recipe ({base})" if base else ""
+        )
     if epochs is not None:
         training = raw.setdefault("training", {})
         if isinstance(training, dict):
