@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from chainrule.reporting.document import Block, Code, Document, Figure, Heading, Paragraph, Table
 from chainrule.reporting.metrics import ClassificationMetrics
@@ -36,6 +35,7 @@ from chainrule.reporting.render_html import to_html
 from chainrule.reporting.render_markdown import to_markdown
 from chainrule.training.history import History
 from chainrule.utils.atomic import atomic_write_text
+from chainrule.utils.yamlfile import load_yaml_text, read_yaml_text
 
 __all__ = ["build_report", "format_duration", "format_percent", "write_report"]
 
@@ -160,11 +160,8 @@ def _read_run(run_dir: Path) -> _Run:
     recipe, recipe_text = None, None
     recipe_path = run_dir / "recipe.yaml"
     if recipe_path.is_file():
-        recipe_text = recipe_path.read_text(encoding="utf-8")
-        try:
-            loaded = yaml.safe_load(recipe_text)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{recipe_path}: not valid YAML: {error}") from None
+        recipe_text = read_yaml_text(recipe_path)
+        loaded = load_yaml_text(recipe_text, str(recipe_path))
         recipe = loaded if isinstance(loaded, dict) else {}
 
     history = None
