@@ -6,8 +6,12 @@
 Each recipe is trained exactly as written (its epochs, early stopping and all), only pointed
 at the dataset given (``--dataset``, default fashion-mnist: the recipes default to MNIST,
 whose training split is not always at hand). Prints a table and writes the figures as JSON
-(``--json-out``). The target of the training issue: the best MLP recipe reaches >= 89.5% test
-accuracy on Fashion-MNIST.
+(``--json-out``). Targets: the best MLP recipe reaches >= 89.5% test accuracy on
+Fashion-MNIST (the training issue); ``cnn-lenet``, when asked for, >= 91.5% within 15
+minutes on 2 cores (the convolutions issue). Each target that the recipes run can judge is
+printed as met or MISSED with its margin (``verdicts.py``) and recorded in the JSON. The
+exit status is 0 whenever the recipes trained, targets met or not; it is non-zero only
+when the script itself failed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from verdicts import Target, print_report
 
 from chainrule.app.recipes import load_recipe
 from chainrule.app.run import train_recipe
@@ -26,6 +31,30 @@ from chainrule.app.run import train_recipe
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 TARGET = 0.895  # the best MLP recipe, Fashion-MNIST
 CNN_TARGET = 0.915  # cnn-lenet, within 15 minutes on 2 cores
+CNN_MINUTES = 15
+
+
+def best_mlp(rows: list[dict]) -> dict | None:
+    """The MLP row with the highest test accuracy (None when no MLP recipe ran)."""
+    rows_mlp = [row for row in rows if not row["recipe"].startswith("cnn")]
+    return max(rows_mlp, key=lambda row: row["test_accuracy"]) if rows_mlp else None
+
+
+def accuracy_targets(rows: list[dict], dataset: str) -> list[Target]:
+    """The targets these rows can judge: the best MLP's accuracy, cnn-lenet's accuracy and
+    time (each only when such a recipe ran)."""
+    targets = []
+    best = best_mlp(rows)
+    if best:
+        targets.append(Target(f"best MLP ({best['recipe']}): test accuracy on {dataset}",
+                              best["test_accuracy"], TARGET, at_most=False, style=".2%"))  # fmt: skip
+    cnn = next((row for row in rows if row["recipe"] == "cnn-lenet"), None)
+    if cnn:
+        targets.append(Target(f"cnn-lenet: test accuracy on {dataset}", cnn["test_accuracy"],
+                              CNN_TARGET, at_most=False, style=".2%"))  # fmt: skip
+        targets.append(Target("cnn-lenet: minutes to train and test", cnn["wall_seconds"] / 60,
+                              CNN_MINUTES, style=".1f", unit=" min"))  # fmt: skip
+    return targets
 
 
 def main() -> None:
@@ -69,27 +98,18 @@ def main() -> None:
             f"{metrics['train_seconds']:7.1f} s",
             flush=True,
         )
-    cnn = next((row for row in rows if row["recipe"] == "cnn-lenet"), None)
-    if cnn:
-        met = cnn["test_accuracy"] >= CNN_TARGET and cnn["wall_seconds"] <= 15 * 60
-        print(
-            f"cnn-lenet: {cnn['test_accuracy']:.2%} in {cnn['wall_seconds'] / 60:.1f} min "
-            f"(target >= {CNN_TARGET:.1%} within 15 min: {'met' if met else 'MISSED'})"
-        )
-    rows_mlp = [row for row in rows if not row["recipe"].startswith("cnn")]
-    best = max(rows_mlp, key=lambda row: row["test_accuracy"]) if rows_mlp else None
+    best = best_mlp(rows)
     if best:
-        verdict = "met" if best["test_accuracy"] >= TARGET else "MISSED"
-        print(
-            f"\nbest MLP: {best['recipe']} {best['test_accuracy']:.2%} on {args.dataset} "
-            f"(target >= {TARGET:.1%}: {verdict}, by {best['test_accuracy'] - TARGET:+.2%})"
-        )
+        print(f"\nbest MLP: {best['recipe']} {best['test_accuracy']:.2%} on {args.dataset}")
+    targets = accuracy_targets(rows, args.dataset)
+    print_report(targets)
     report = {
         "dataset": args.dataset,
         "machine": {"python": platform.python_version(), "numpy": np.__version__,
                     "processor": platform.processor() or platform.machine()},
         "target": TARGET,
         "best": best,
+        "targets": [target.as_dict() for target in targets],
         "runs": rows,
     }  # fmt: skip
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,10 @@ on a machine with N free cores N workers should approach N times faster. Not qui
 equal runs on two workers take five rounds, the last with one worker idle, so the ideal is
 9 / ceil(9 / N) (1.8x for 2 workers). Printed: the speed-up, the ideal, and the parallel
 efficiency against it; the target is at least 90% of the ideal on free cores (the runs' CPU
-seconds show whether other load shared the cores: then wall time exceeds CPU time).
+seconds show whether other load shared the cores: then wall time exceeds CPU time). Each
+worker count's target is printed as met or MISSED with its margin (``verdicts.py``). The
+exit status is 0 whenever the sweeps ran, targets met or not; it is non-zero only when the
+script itself failed (a run of a sweep failed, say).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 import yaml
+from verdicts import Target, print_report
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 9
@@ -90,6 +94,27 @@ def measure(grid_path: Path, workers: int, data_dir: str | None, scratch: Path) 
     }
 
 
+def ideal_speedup(base_workers: int, workers: int) -> float:
+    """RUNS equal runs take ceil(RUNS / workers) rounds: the best speed-up over base_workers."""
+    return math.ceil(RUNS / base_workers) / math.ceil(RUNS / workers)
+
+
+def sweep_targets(results: list[dict]) -> list[Target]:
+    """Each worker count after the first against the first: its speed-up as a share of the
+    ideal, at least TARGET_OF_IDEAL. ``results`` are ``measure``'s, fastest per count."""
+    base = results[0]
+    targets = []
+    for result in results[1:]:
+        speedup = base["wall_seconds"] / result["wall_seconds"]
+        ideal = ideal_speedup(base["workers"], result["workers"])
+        targets.append(Target(
+            f"{result['workers']} vs {base['workers']} workers: speed-up {speedup:.2f}x "
+            f"as a share of the ideal {ideal:.2f}x", speedup / ideal, TARGET_OF_IDEAL,
+            at_most=False, style=".0%",
+        ))  # fmt: skip
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = REPO.parent / "shared" / "data"
@@ -129,24 +154,24 @@ def main() -> None:
     for result in results[1:]:
         speedup = base["wall_seconds"] / result["wall_seconds"]
         workers = result["workers"] / base["workers"]
-        result["speedup"] = speedup
-        ideal = math.ceil(RUNS / base["workers"]) / math.ceil(RUNS / result["workers"])
-        result["ideal_speedup"] = ideal
-        verdict = "met" if speedup >= TARGET_OF_IDEAL * ideal else "MISSED"
-        line = (
+        ideal = ideal_speedup(base["workers"], result["workers"])
+        result["speedup"], result["ideal_speedup"] = speedup, ideal
+        print(
             f"{result['workers']} vs {base['workers']} workers: speed-up {speedup:.2f}x "
-            f"(ideal for {RUNS} equal runs {ideal:.2f}x; {speedup / ideal:.0%} of it, "
-            f"target {TARGET_OF_IDEAL:.0%}: {verdict}), efficiency {speedup / workers:.0%}"
+            f"(ideal for {RUNS} equal runs {ideal:.2f}x; {speedup / ideal:.0%} of it), "
+            f"efficiency {speedup / workers:.0%}"
         )
-        print(line)
         if result["test_accuracy"] != base["test_accuracy"]:
             print("  WARNING: test accuracies differ between worker counts", file=sys.stderr)
+    targets = sweep_targets(results)
+    print_report(targets)
 
     if args.json_out:
         payload = {
             "settings": {"train_limit": args.train_limit, "epochs": args.epochs, "runs": 9},
             "cores": os.cpu_count(),
             "results": results,
+            "targets": [target.as_dict() for target in targets],
         }
         Path(args.json_out).write_text(json.dumps(payload, indent=2) + "\n")
 

@@ -262,3 +262,16 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path):
     assert kept.epoch == 1
     assert np.array_equal(kept.params, np.arange(10, dtype=np.float64))
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_checkpoint_whose_metadata_nests_too_deep_is_refused_with_one_line(tmp_path):
+    from safetensors.numpy import save_file
+
+    from chainrule.training.checkpoint import FORMAT, FORMAT_VERSION
+
+    path = tmp_path / "bomb.safetensors"
+    state = "[" * 100_000 + "]" * 100_000
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "state": state}
+    save_file({"params": np.zeros(3, dtype=np.float32)}, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match=r"bomb.safetensors: the checkpoint's metadata 'state' "):
+        Checkpoint.load(path)

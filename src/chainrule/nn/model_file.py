@@ -112,36 +112,37 @@ def read_model_file(path: str | Path, with_tensors: bool = True) -> StoredModel:
         )
     if "model" not in raw:
         raise ValueError(f"{path}: the model file's metadata is corrupt: it has no 'model' key")
-    architecture = _decode_metadata(path, "model", raw["model"])
-    extra = _decode_metadata(path, "extra", raw.get("extra", "{}"))
+    architecture = decode_metadata(path, "model", raw["model"])
+    extra = decode_metadata(path, "extra", raw.get("extra", "{}"))
     for name, tensor in tensors.items():
         _check_finite(path, name, tensor)
     return StoredModel(architecture, extra, tensors)
 
 
-def _decode_metadata(path: Path, key: str, text: str) -> dict[str, Any]:
-    """One JSON entry of the metadata, decoded within the size and depth bounds."""
+def decode_metadata(path: Path, key: str, text: str, kind: str = "model file") -> dict[str, Any]:
+    """One JSON entry of a safetensors file's metadata, decoded within the size and depth
+    bounds; ``kind`` names the file in messages (checkpoints use this too)."""
     if len(text) > MAX_METADATA_CHARS:
         raise ValueError(
-            f"{path}: the model file's metadata {key!r} holds {len(text):,} characters, more "
-            f"than the {MAX_METADATA_CHARS:,} a model file may have (corrupt or not a model?)"
+            f"{path}: the {kind}'s metadata {key!r} holds {len(text):,} characters, more "
+            f"than the {MAX_METADATA_CHARS:,} a {kind} may have (corrupt or not a {kind}?)"
         )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: the model file's metadata is corrupt: {error}") from None
+        raise ValueError(f"{path}: the {kind}'s metadata is corrupt: {error}") from None
     except RecursionError:  # deeper than the interpreter's recursion limit
         value, depth = None, MAX_METADATA_DEPTH + 1
     else:
         depth = _nesting_depth(value, MAX_METADATA_DEPTH)
     if depth > MAX_METADATA_DEPTH:
         raise ValueError(
-            f"{path}: the model file's metadata {key!r} nests lists or mappings more than "
-            f"{MAX_METADATA_DEPTH} deep (corrupt or crafted; a model's metadata needs under 10)"
+            f"{path}: the {kind}'s metadata {key!r} nests lists or mappings more than "
+            f"{MAX_METADATA_DEPTH} deep (corrupt or crafted; chainrule's own need under 10)"
         )
     if not isinstance(value, dict):
         raise ValueError(
-            f"{path}: the model file's metadata is corrupt: {key!r} must be a JSON object, "
+            f"{path}: the {kind}'s metadata is corrupt: {key!r} must be a JSON object, "
             f"got {type(value).__name__}"
         )
     return value

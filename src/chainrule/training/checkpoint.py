@@ -27,6 +27,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from chainrule.nn.model_file import decode_metadata
 from chainrule.utils.atomic import atomic_write
 
 FORMAT = "chainrule-checkpoint"
@@ -101,7 +102,7 @@ class Checkpoint:
                 f"(this chainrule reads version {FORMAT_VERSION})"
             )
         try:
-            state = json.loads(raw["state"])
+            state = decode_metadata(path, "state", raw["state"], kind="checkpoint")
             return cls(
                 epoch=int(state["epoch"]),
                 params=tensors["params"],
