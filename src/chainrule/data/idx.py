@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.nn.memory import MemoryEstimate, check_memory
+from chainrule.utils.atomic import atomic_write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -292,5 +293,5 @@ def write_idx(
     data = header + payload
     if compress:
         data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
+    atomic_write_bytes(path, data)  # a full disk keeps the old file and says so in one line
     return path
