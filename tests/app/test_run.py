@@ -149,3 +149,61 @@ def test_a_cnn_run_draws_its_filters_and_feature_maps(digits_dir, tmp_path):
     assert "First-layer filters" in report
     assert "Feature maps" in report
     assert result.model.layers[0].output_shape == (4, 26, 26)
+
+
+# -- Ctrl-C outside the training loop: the message says what is on disk ----------------------
+
+
+def press_ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_data_loads_writes_nothing_and_says_so(digits_dir, tmp_path, monkeypatch):
+    from chainrule.app import run as run_module
+    from chainrule.app.run import RunInterrupted
+
+    monkeypatch.setattr(run_module, "load_data", press_ctrl_c)
+    out = tmp_path / "run"
+    with pytest.raises(RunInterrupted) as stopped:
+        train_recipe(recipe(digits_dir), out, progress=False)
+    assert stopped.value.directory is None and stopped.value.resume_from is None
+    assert "nothing was written" in str(stopped.value)
+    assert "--resume" not in str(stopped.value)
+    assert not out.exists()
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(
+    digits_dir, tmp_path, monkeypatch
+):
+    from chainrule.app.run import RunInterrupted
+    from chainrule.training.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "fit", press_ctrl_c)  # as a second Ctrl-C in epoch 1 does
+    out = tmp_path / "run"
+    with pytest.raises(RunInterrupted, match=f"{out} has nothing to resume") as stopped:
+        train_recipe(recipe(digits_dir), out, progress=False)
+    assert stopped.value.resume_from is None
+    assert sorted(path.name for path in out.iterdir()) == ["recipe.yaml"]
+
+
+def test_ctrl_c_after_training_names_the_checkpoint_that_resume_continues_from(
+    digits_dir, tmp_path, monkeypatch
+):
+    from chainrule.app import run as run_module
+    from chainrule.app.run import RunInterrupted
+
+    short = recipe(digits_dir, data={"train_limit": 400}, training={"epochs": 1})
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(run_module, "per_class_metrics", press_ctrl_c)  # after the last epoch
+        with pytest.raises(RunInterrupted) as stopped:
+            train_recipe(short, out, progress=False, figures=False)
+    checkpoint = out / "checkpoints" / "epoch-0001.safetensors"
+    assert stopped.value.resume_from == checkpoint
+    assert str(stopped.value) == (
+        f"interrupted; chainrule train --resume {out} continues from "
+        "checkpoints/epoch-0001.safetensors"
+    )
+    assert not (out / "metrics.json").exists()
+    resumed = train_recipe(short, out, progress=False, figures=False, resume=True)
+    assert resumed.metrics["epochs_run"] == 1 and (out / "metrics.json").is_file()

@@ -357,3 +357,117 @@ def test_a_stop_request_without_a_checkpoint_directory_stops_between_steps():
         fit.fit(x, y)
     assert stop.value.checkpoint is None
     assert len(fit.history.step_loss) == 5 and len(fit.history) == 0
+
+
+# -- divergence: a non-finite loss, or a finite one that explodes ----------------------------
+
+
+def test_a_finite_loss_that_explodes_is_divergence():
+    """SGD at lr 1000 on the blobs: step 2's loss is finite but about 10⁵ × step 1's."""
+    from chainrule.training.trainer import LOSS_GROWTH, TrainingDiverged
+
+    x, y = blobs()
+    fit = trainer(learning_rate=1e3, epochs=5, batch_size=16)
+    with pytest.raises(TrainingDiverged, match=r"lower learning rate \(it is 1000\)") as error:
+        fit.fit(x, y)
+    message = str(error.value)
+    assert "not finite" not in message
+    exploded = float(re.search(r"the loss grew to (\S+), over", message).group(1))
+    (first,) = fit.history.step_loss  # the history stops before the exploded step
+    assert math.isfinite(exploded) and exploded > LOSS_GROWTH * first
+    assert error.value.step == 2 and error.value.last_finite_loss == first
+
+
+def test_the_loss_ceiling_follows_the_running_minimum_down_to_a_floor():
+    """ceiling = 10⁴ · max(m, s / 10): m the running minimum of ℓ₁ and the epoch means,
+    s = max(ℓ₁, L̄₁, 1) the first epoch's scale."""
+    from chainrule.training.trainer import LOSS_GROWTH, loss_ceiling
+
+    assert loss_ceiling(None, []) == -math.inf  # no step yet: the first one sets it
+    assert loss_ceiling(2.3, []) == LOSS_GROWTH * 2.3  # during epoch 1
+    assert loss_ceiling(2.3, [0.9, 0.5]) == LOSS_GROWTH * 0.5  # the running minimum
+    # late in training, near 0: never under a tenth of the first epoch's scale
+    assert loss_ceiling(2.3, [0.9, 1e-6]) == LOSS_GROWTH * 0.23
+    assert loss_ceiling(2.3, [40.0, 1e-6]) == LOSS_GROWTH * 4.0  # a first epoch that spiked
+    # a fit that starts from a trained model (tiny ℓ₁): the scale is at least 1
+    assert loss_ceiling(1e-4, [1e-5]) == LOSS_GROWTH * 0.1
+
+
+def test_healthy_training_stays_far_under_the_ceiling(shared_data):
+    """Real digits, one example per step (the noisiest batches: single losses from 0 to
+    dozens late in training): every step's loss stays under 10 % of the ceiling it met."""
+    from chainrule.data import load_split
+    from chainrule.nn.optim import Adam
+    from chainrule.training.trainer import loss_ceiling
+
+    images, labels = load_split("mnist", "test", data_dir=shared_data, download=False)
+    x = (images[:500].reshape(500, -1) / 255.0 - 0.13) / 0.31
+    model = Sequential([Dense(64), ReLU(), Dense(10), Softmax()],
+                       loss="categorical_crossentropy", input_shape=(784,), seed=0)  # fmt: skip
+    fit = Trainer(model, Adam(0.003), epochs=3, mode="stochastic", progress=False)
+    history = fit.fit(x, labels[:500])
+    steps, means = history.step_loss, history["train_loss"]
+    assert means[-1] < 0.5 * means[0]  # it learned
+    ceilings = [loss_ceiling(steps[0], means[: t // 500]) for t in range(1, len(steps))]
+    assert max(np.array(steps[1:]) / ceilings) < 0.1
+
+
+def test_resuming_keeps_the_ceiling_of_the_run(tmp_path):
+    """The ceiling comes from the history a checkpoint keeps, so a resumed run checks against
+    the same numbers as the run it continues."""
+    x, y = blobs()
+    first = trainer(epochs=2, checkpoint_dir=tmp_path)
+    first.fit(x, y)
+    resumed = trainer(epochs=3)
+    resumed.fit(x, y, resume_from=tmp_path / "epoch-0002.safetensors")
+    ceiling_after_two = first._loss_ceiling
+    straight = trainer(epochs=3)
+    straight.fit(x, y)
+    assert resumed._loss_ceiling == straight._loss_ceiling
+    assert ceiling_after_two >= straight._loss_ceiling  # the running minimum only goes down
+
+
+# -- NumPy's float warnings: off, so that the checks' one message stands alone ---------------
+
+
+def overflowing_inputs():
+    """The blobs, scaled so that float32 arithmetic overflows in the first forward pass."""
+    x, y = blobs()
+    return x * 3e37, y
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_an_overflow_in_training_is_divergence_not_a_warning():
+    from chainrule.training.trainer import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="diverged at epoch 1, step 1 "):
+        trainer().fit(*overflowing_inputs())
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_an_overflow_in_the_threads_of_a_split_step_is_no_warning_either(monkeypatch):
+    """NumPy keeps its error state per thread: DataParallel's threads run in the caller's."""
+    from chainrule.nn.layers import Flatten
+    from chainrule.training import parallel
+    from chainrule.training.trainer import TrainingDiverged
+
+    monkeypatch.setattr(parallel, "ELEMENTWISE_WORK", 0)  # split even this small model
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 1, 8, 8)) * 3e37, rng.integers(0, 3, 64)
+    model = Sequential([Flatten(), Dense(16), ReLU(), Dense(3), Softmax()],
+                       loss="categorical_crossentropy", input_shape=(1, 8, 8))  # fmt: skip
+    fit = Trainer(model, SGD(0.1), epochs=1, batch_size=32, progress=False, threads=2)
+    with pytest.raises(TrainingDiverged, match="diverged at epoch 1, step 1 "):
+        fit.fit(x, y)
+    assert fit.thread_plan.workers == 2
+    x, _ = overflowing_inputs()
+    with pytest.raises(TrainingDiverged):  # and a step called on its own
+        trainer().step(x[:8], y[:8])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_evaluating_an_overflowing_model_gives_a_non_finite_loss_without_a_warning():
+    x, y = overflowing_inputs()
+    loss, accuracy = trainer().evaluate(x, y)
+    assert not math.isfinite(loss)
+    assert 0 <= accuracy <= 1

@@ -26,6 +26,7 @@ import yaml
 from chainrule.app.recipes import Recipe
 from chainrule.data import Dataset, augment, load_dataset, load_idx_directory, train_val_split
 from chainrule.data.preprocessing import Preprocessing
+from chainrule.nn.memory import check_training_memory
 from chainrule.nn.model import Sequential, classes_of, load_model
 from chainrule.reporting.metrics import per_class_metrics
 from chainrule.training.callbacks import Callback, EarlyStopping
@@ -38,6 +39,7 @@ from chainrule.training.trainer import (
     Trainer,
     TrainingDiverged,
     TrainingInterrupted,
+    float_warnings_off,
 )
 from chainrule.utils.atomic import atomic_write_text
 
@@ -57,6 +59,30 @@ class PreparedData:
     y_test: np.ndarray
     test_images: np.ndarray  # uint8, for figures of misclassified examples
     train_images: np.ndarray
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C where training could not stop at a step boundary: while the data loaded, after
+    a second Ctrl-C, or while the results were written. The message says what is true of the
+    disk: nothing written yet, or the checkpoint ``chainrule train --resume`` continues from.
+
+    ``directory``: the run directory (None: not made yet); ``resume_from``: its newest
+    checkpoint (None: none yet).
+    """
+
+    def __init__(self, directory: Path | None, resume_from: Path | None) -> None:
+        self.directory, self.resume_from = directory, resume_from
+        if directory is None:
+            message = "interrupted before training began; nothing was written: run it again"
+        elif resume_from is not None:
+            saved = resume_from.relative_to(directory)
+            message = f"interrupted; chainrule train --resume {directory} continues from {saved}"
+        else:
+            message = (
+                f"interrupted before the first checkpoint; {directory} has nothing to resume: "
+                "remove it and train again"
+            )
+        super().__init__(message)
 
 
 @dataclass
@@ -181,13 +207,58 @@ def train_recipe(
     ``threads``: cores to train on (default: all; see ``Trainer``).
 
     Every epoch leaves a checkpoint in ``<run>/checkpoints``; ``resume=True`` continues the
-    run in ``out_dir`` from its newest one. A run whose loss or gradient turns non-finite
-    raises ``TrainingDiverged`` after writing its history up to that point.
+    run in ``out_dir`` from its newest one. A run whose loss or gradient turns non-finite, or
+    whose loss explodes (``chainrule.training.trainer.loss_ceiling``), raises
+    ``TrainingDiverged`` after writing its history up to that point. Ctrl-C raises
+    ``TrainingInterrupted`` (between two steps, saved) or ``RunInterrupted`` (elsewhere),
+    each saying what is on disk. NumPy's float warnings are off throughout
+    (``float_warnings_off``): overflow ends in those checks' message, not a RuntimeWarning.
     """
     check_threads(threads)
+    run = _RunPlace(Path(out_dir) if resume else None)
+    try:
+        with float_warnings_off():
+            return _train(recipe, run, out_dir, data_dir, download, progress, figures, threads)
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        directory = run.directory
+        resume_from = None if directory is None else _resume_point(directory)
+        raise RunInterrupted(directory, resume_from) from None
+
+
+@dataclass
+class _RunPlace:
+    """The directory a run being trained writes: the one it resumes, or (a new run) None
+    until it is made."""
+
+    directory: Path | None
+
+
+def _resume_point(directory: Path) -> Path | None:
+    """The checkpoint ``--resume`` would continue ``directory`` from, or None."""
+    try:
+        return latest_checkpoint(directory)
+    except FileNotFoundError:
+        return None
+
+
+def _train(
+    recipe: Recipe,
+    run: _RunPlace,
+    out_dir: str | Path | None,
+    data_dir: str | Path | None,
+    download: bool,
+    progress: bool,
+    figures: bool,
+    threads: int | None,
+) -> RunResult:
+    """``train_recipe``'s work; a new run sets ``run.directory`` as soon as it is made."""
     data = prepare_data(recipe, data_dir, download, progress)
     model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
     optimizer = recipe.build_optimizer()
+    rows = {"batch": len(data.x_train), "stochastic": 1}.get(recipe.training.mode)
+    check_training_memory(model, optimizer, rows or recipe.training.batch_size)
     callbacks = build_callbacks(recipe)
     has_validation = data.x_val is not None
     for callback in callbacks:
@@ -197,11 +268,11 @@ def train_recipe(
                 f"{callback.type_name} monitors {monitor.name!r} but data.validation_fraction is "
                 "0; set a validation fraction or monitor a train_ quantity"
             )
-    if resume:
-        directory = Path(out_dir)
+    if run.directory is not None:  # resuming
+        directory = run.directory
         resume_from = latest_checkpoint(directory)
     else:
-        directory = _new_run_directory(out_dir, recipe.name)
+        directory = run.directory = _new_run_directory(out_dir, recipe.name)
         resume_from = None
         atomic_write_text(
             directory / "recipe.yaml", yaml.safe_dump(recipe.model_dump(), sort_keys=False)
@@ -396,6 +467,18 @@ def evaluate_model(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Accuracy, loss and per-class metrics of a saved model on a dataset split."""
+    with float_warnings_off():  # a model that overflows scores an inf/NaN loss, not a warning
+        return _evaluate_model(model_path, dataset, data_dir, split, download, progress)
+
+
+def _evaluate_model(
+    model_path: str | Path,
+    dataset: str | None,
+    data_dir: str | Path | None,
+    split: str,
+    download: bool,
+    progress: bool,
+) -> dict[str, Any]:
     model, extra = load_model(model_path)
     if "preprocessing" not in extra:
         raise ValueError(

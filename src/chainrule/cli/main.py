@@ -68,10 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    from chainrule.training.trainer import TrainingDiverged, TrainingInterrupted
+    from chainrule.training.trainer import (
+        TrainingDiverged,
+        TrainingInterrupted,
+        float_warnings_off,
+    )
 
     try:
-        return handler(args)
+        # NumPy's overflow and invalid-value warnings never reach the terminal: the inf or NaN
+        # they leave is what the checks report (diverged training, a refused model file)
+        with float_warnings_off():
+            return handler(args)
     except TrainingDiverged as error:
         print(f"chainrule {args.command}: {error}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -88,11 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{where}; saved in {stopped.checkpoint.name}: chainrule train --resume {run} "
                   "continues from there", file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        hint = ""
-        if args.command == "train":
-            hint = "; the last epoch's checkpoint is kept: chainrule train --resume RUN_DIR"
-        print(f"interrupted{hint}", file=sys.stderr)
+    except KeyboardInterrupt as stopped:
+        # train's RunInterrupted says what is on disk (nothing yet, or what --resume continues
+        # from); a bare Ctrl-C elsewhere has nothing to add
+        print(str(stopped) or "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

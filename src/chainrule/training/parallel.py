@@ -37,6 +37,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -172,7 +173,10 @@ class DataParallel:
             for replica, seed in zip(self.replicas[1:], seeds, strict=False):
                 replica.rng.bit_generator.state = np.random.PCG64(seed).state
         futures = [
-            self._pool.submit(_forward_backward, replica, x[part], y[part], self.max_rows)
+            # (in a copy of this thread's context: NumPy's errstate, set by the caller, holds)
+            self._pool.submit(
+                copy_context().run, _forward_backward, replica, x[part], y[part], self.max_rows
+            )
             for replica, part in zip(self.replicas[1:], parts[1:], strict=False)
         ]
         results = [_forward_backward(model, x[parts[0]], y[parts[0]], self.max_rows)]
@@ -194,7 +198,7 @@ class DataParallel:
         chunks = chunk_rows(rows, chunk)
         shares = [chunks[k :: self.workers] for k in range(self.workers)]
         futures = [
-            self._pool.submit(_map, work, replica, share)
+            self._pool.submit(copy_context().run, _map, work, replica, share)
             for replica, share in zip(self.replicas[1:], shares[1:], strict=False)
         ]
         results = [_map(work, self.model, shares[0])]

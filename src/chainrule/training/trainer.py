@@ -31,6 +31,8 @@ from chainrule.training.parallel import DataParallel, ThreadPlan, check_threads,
 from chainrule.utils.validation import check_integer
 
 MODES = ("minibatch", "stochastic", "batch")
+#: A finite step loss over ``LOSS_GROWTH`` × its reference has diverged (see ``loss_ceiling``).
+LOSS_GROWTH = 1e4
 #: The checkpoint Ctrl-C leaves in the middle of an epoch (removed by the next epoch's end).
 INTERRUPTED_CHECKPOINT = "interrupted.safetensors"
 
@@ -132,6 +134,9 @@ class Trainer:
         self.best_checkpoint = BestValue("min", owner="checkpoint")
         self.thread_plan: ThreadPlan | None = None  # set by fit from the batch size
         self._parallel: DataParallel | None = None  # the threads a running fit steps with
+        #: The highest step loss that is not divergence (``loss_ceiling`` of the history);
+        #: -inf before the first step, whose loss sets it.
+        self._loss_ceiling = -math.inf
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(
@@ -144,7 +149,19 @@ class Trainer:
         """Train for ``epochs`` epochs (fewer if a callback stops it); returns the History.
 
         ``resume_from``: a checkpoint (or its path) of this same run to continue from.
+        NumPy's float warnings are off (``float_warnings_off``): an overflow surfaces as
+        ``TrainingDiverged`` (or a rejected input), not as a RuntimeWarning before it.
         """
+        with float_warnings_off():
+            return self._fit(x, y, validation_data, resume_from)
+
+    def _fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        validation_data: tuple[np.ndarray, np.ndarray] | None,
+        resume_from: str | Path | Checkpoint | None,
+    ) -> History:
         checkpoint = None
         if resume_from is not None:
             checkpoint = (
@@ -186,6 +203,7 @@ class Trainer:
     ) -> None:
         self._call("on_train_begin")
         first_epoch = 0 if checkpoint is None else self._restore(checkpoint)
+        self._update_loss_ceiling()
         try:
             for epoch in range(first_epoch, self.epochs):
                 if self.stop_training:
@@ -208,6 +226,7 @@ class Trainer:
                     logs.update(val_loss=val_loss, val_accuracy=val_accuracy)
                 logs["seconds"] = time.perf_counter() - started
                 self.history.append(logs)
+                self._update_loss_ceiling()
                 self._call("on_epoch_end", epoch, logs)
                 self._write_checkpoint(epoch + 1, logs)
                 if self.interrupt_requested:  # Ctrl-C during validation or the checkpoint
@@ -334,30 +353,62 @@ class Trainer:
         """One update: forward, loss, backward, optimizer step. Returns (loss, correct).
 
         Forward and backward go through ``DataParallel`` (with one worker: the model's own
-        pass, nothing split or copied); the batch is checked once, by ``fit``.
+        pass, nothing split or copied); the batch is checked once, by ``fit``. A NaN or
+        infinite loss or gradient, or a loss over ``loss_ceiling``, raises ``TrainingDiverged``
+        before the update.
         """
         model = self.model
-        result = self._data_parallel().forward_backward(xb, yb)
-        loss = result.loss.total
-        self._check_finite(loss)
-        # each part's output against its rows of yb (one part: the whole batch)
-        correct = sum(map(count_correct, result.outputs, [yb[rows] for rows in result.parts]))
-        self.optimizer.step(model.params.data, model.params.grad_data)
+        with float_warnings_off():  # (inside fit already; this is for step called alone)
+            result = self._data_parallel().forward_backward(xb, yb)
+            loss = result.loss.total
+            # The one comparison per step: False for NaN, inf, a loss over the ceiling, and
+            # the first step (ceiling -inf), which _check_loss tells apart.
+            if not loss <= self._loss_ceiling:
+                self._check_loss(loss)
+            self._check_gradient()
+            # each part's output against its rows of yb (one part: the whole batch)
+            correct = sum(map(count_correct, result.outputs, [yb[rows] for rows in result.parts]))
+            self.optimizer.step(model.params.data, model.params.grad_data)
         self.history.step_loss.append(loss)
         self._call("on_step_end", len(self.history.step_loss), loss)
         return loss, correct
 
-    def _check_finite(self, loss: float) -> None:
-        """Raise ``TrainingDiverged`` if the loss or any gradient is NaN or infinite."""
+    def _check_loss(self, loss: float) -> None:
+        """What ``step`` does when a loss is not ``<=`` the ceiling: raise ``TrainingDiverged``
+        for a NaN or infinite loss, or a finite one over the ceiling; at the first step (no
+        ceiling yet) the loss sets it instead."""
         if not math.isfinite(loss):
             raise self._diverged("the loss")
-        grads = self.model.params.grad_data
-        with np.errstate(over="ignore", invalid="ignore"):
-            squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
-        if not math.isfinite(squared_norm):
-            raise self._diverged(_first_non_finite(self.model))
+        if self._loss_ceiling == -math.inf:
+            self._update_loss_ceiling(first_loss=loss)
+            if loss <= self._loss_ceiling:
+                return
+        reference = self._loss_ceiling / LOSS_GROWTH
+        raise self._diverged(
+            "the loss",
+            f"the loss grew to {loss:.6g}, over {LOSS_GROWTH:g} × {reference:.6g} (its running "
+            "minimum, or a tenth of the first epoch's loss scale if higher): finite, but exploded",
+        )
 
-    def _diverged(self, quantity: str) -> TrainingDiverged:
+    def _update_loss_ceiling(self, first_loss: float | None = None) -> None:
+        """The ceiling from the history (``first_loss``: the loss of a first step, not yet in
+        the history). Called at the first step, after each epoch and on resume."""
+        if self.history.step_loss:
+            first_loss = self.history.step_loss[0]
+        self._loss_ceiling = loss_ceiling(first_loss, self.history["train_loss"])
+
+    def _check_gradient(self) -> None:
+        """Raise ``TrainingDiverged`` if any gradient is NaN or infinite."""
+        grads = self.model.params.grad_data
+        squared_norm = float(np.dot(grads, grads))  # one pass: NaN/inf anywhere shows
+        if not math.isfinite(squared_norm):
+            quantity = _first_non_finite(self.model)
+            if quantity is None:  # every entry finite, but ‖g‖² is over the dtype's range
+                problem = f"every gradient is finite, but ‖g‖² overflows {grads.dtype}"
+                raise self._diverged("the gradient", problem)
+            raise self._diverged(quantity)
+
+    def _diverged(self, quantity: str, problem: str | None = None) -> TrainingDiverged:
         step = len(self.history.step_loss) + 1
         last = self.history.step_loss[-1] if self.history.step_loss else None
         return TrainingDiverged(
@@ -367,11 +418,16 @@ class Trainer:
             quantity=quantity,
             last_finite_loss=last,
             learning_rate=self.optimizer.learning_rate,
+            problem=problem,
         )
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
-        """Mean data loss (plus the L2 term) and accuracy over ``x``, in inference mode."""
-        return self._evaluate_checked(*self._check_data(x, y, "evaluation"), batch_size)
+        """Mean data loss (plus the L2 term) and accuracy over ``x``, in inference mode.
+
+        NumPy's float warnings are off (``float_warnings_off``): a model that overflows
+        evaluates to an infinite or NaN loss, which is the message."""
+        with float_warnings_off():
+            return self._evaluate_checked(*self._check_data(x, y, "evaluation"), batch_size)
 
     def _evaluate_checked(
         self, x: np.ndarray, y: np.ndarray, batch_size: int = 2048
@@ -430,8 +486,49 @@ class Trainer:
             getattr(callback, hook)(*args, self)
 
 
+def loss_ceiling(first_loss: float | None, epoch_losses: Sequence[float | None]) -> float:
+    """The highest step loss that is not divergence, from the run so far.
+
+    With ℓ₁ the first step's loss and L̄₁, …, L̄ₑ the mean training loss of each finished
+    epoch (``train_loss``)::
+
+        s = max(ℓ₁, L̄₁, 1)                the first epoch's loss scale (ℓ₁ during epoch 1)
+        m = min(ℓ₁, L̄₁, …, L̄ₑ)            the running minimum
+        ceiling = 10⁴ · max(m, s / 10)    (10⁴ is LOSS_GROWTH)
+
+    A loss four orders of magnitude over the lowest the run reached has diverged, though
+    finite (SGD at a learning rate of 10⁶ goes from 2.5 to 10⁶ in one step). Two floors keep
+    healthy training from tripping it. m is made of epoch means, not single steps: one batch
+    can score 0 (batch size 1 does, late in training). And the ceiling never falls below
+    10³ · s: when m nears 0 late in training, a batch with an ordinary loss (100 × m, or s
+    itself) is not divergence. s is at least 1, about what an untrained classifier scores (ln 2
+    for two classes, ln 10 for ten), so that a fit that starts from a trained model (a second
+    ``fit``, a tiny first loss) has a ceiling of at least 10³ too. In healthy runs of the
+    shipped recipes (batch sizes 1 to 32, SGD up to a learning rate of 10) the highest step
+    loss stayed under 1 % of the ceiling.
+
+    ``first_loss`` None (no step yet): -inf, so that the first step's loss sets the ceiling.
+    """
+    if first_loss is None:
+        return -math.inf
+    means = [float(loss) for loss in epoch_losses if loss is not None]
+    scale = max(first_loss, means[0] if means else first_loss, 1.0)
+    minimum = min([first_loss, *means])
+    return LOSS_GROWTH * max(minimum, scale / 10)
+
+
+def float_warnings_off() -> np.errstate:
+    """A context with NumPy's warnings for overflow, invalid values and division by zero off,
+    for training, evaluation and prediction: those produce inf or NaN, which the finiteness
+    checks turn into one message (``TrainingDiverged``, a refused model file) instead of a
+    RuntimeWarning printed before it. (NumPy keeps this state per thread: ``DataParallel``'s
+    threads run in a copy of the calling thread's context.)"""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 class TrainingDiverged(RuntimeError):
-    """Training produced a non-finite loss or gradient; the message says where and what helps."""
+    """Training produced a non-finite loss or gradient, or a finite loss over ``loss_ceiling``
+    (``problem`` says which); the message says where and what helps."""
 
     def __init__(
         self,
@@ -441,24 +538,31 @@ class TrainingDiverged(RuntimeError):
         quantity: str,
         last_finite_loss: float | None,
         learning_rate: float,
+        problem: str | None = None,
     ) -> None:
         self.epoch, self.step, self.quantity = epoch, step, quantity
         self.last_finite_loss = last_finite_loss
-        last = "none yet" if last_finite_loss is None else f"{last_finite_loss:.6g}"
+        before = (
+            "it was the first step"
+            if last_finite_loss is None
+            else f"the step before had a loss of {last_finite_loss:.6g}"
+        )
+        problem = problem or f"{quantity} is not finite (NaN or inf)"
         super().__init__(
             f"training diverged at epoch {epoch}, step {epoch_step} of the epoch (step {step} "
-            f"overall): {quantity} is not finite (NaN or inf); the last finite loss was {last}. "
+            f"overall): {problem}; {before}. "
             f"What usually helps: a lower learning rate (it is {learning_rate:g}), gradient "
             "clipping (optimizer clip_norm, e.g. 1.0), inputs scaled to [0, 1] or standardized, "
             "and a softmax/sigmoid output with cross-entropy (fused and numerically stable)."
         )
 
 
-def _first_non_finite(model: Sequential) -> str:
+def _first_non_finite(model: Sequential) -> str | None:
+    """The first gradient holding a NaN or inf, as "the gradient of <name>"; None if none."""
     for name, grad in model.grads.items():
         if not np.all(np.isfinite(grad)):
             return f"the gradient of {name}"
-    return "the gradient"
+    return None
 
 
 def iterate_batches(
