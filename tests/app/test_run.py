@@ -207,3 +207,16 @@ def test_ctrl_c_after_training_names_the_checkpoint_that_resume_continues_from(
     assert not (out / "metrics.json").exists()
     resumed = train_recipe(short, out, progress=False, figures=False, resume=True)
     assert resumed.metrics["epochs_run"] == 1 and (out / "metrics.json").is_file()
+
+
+def test_evaluate_on_a_folder_whose_test_split_lacks_the_last_class(run, digits_dir, tmp_path):
+    from chainrule.data import load_idx_directory, write_idx
+
+    test = load_idx_directory(digits_dir, splits=("test",))
+    images, labels = test.split("test")
+    keep = labels != 9  # a small test set without any 9: the model's 10 classes still apply
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images[keep])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[keep].astype(np.uint8))
+    result = evaluate_model(run.directory / "model.safetensors", dataset=str(tmp_path))
+    assert result["examples"] == int(keep.sum())
+    assert len(result["per_class"]["classes"]) == 10

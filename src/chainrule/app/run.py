@@ -99,10 +99,14 @@ def load_data(
     download: bool,
     progress: bool,
     splits=("train", "test"),
+    num_classes: int | None = None,
 ) -> Dataset:
-    """A registered dataset by name, or your own IDX files given as a directory path."""
+    """A registered dataset by name, or your own IDX files given as a directory path.
+
+    ``num_classes`` (a trained model's) checks a folder's labels against the model's classes,
+    so that a test split that happens to lack the last class still loads."""
     if Path(dataset).is_dir():
-        return load_idx_directory(dataset, splits=splits)
+        return load_idx_directory(dataset, splits=splits, num_classes=num_classes)
     return load_dataset(dataset, data_dir, download=download, splits=splits, progress=progress)
 
 
@@ -489,7 +493,9 @@ def _evaluate_model(
     dataset = dataset or extra.get("dataset")
     if not dataset:
         raise ValueError(f"{model_path}: name the dataset to evaluate on with --dataset")
-    data = load_data(dataset, data_dir, download, progress, splits=(split,))
+    known = extra.get("class_names")
+    num_classes = len(known) if known and extra.get("binary_target") is None else None
+    data = load_data(dataset, data_dir, download, progress, (split,), num_classes)
     images, labels = data.split(split)
     binary_target = extra.get("binary_target")
     if binary_target is not None:

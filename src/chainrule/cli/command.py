@@ -10,8 +10,11 @@ table.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # a user mistake: one line on stderr says what to fix
@@ -50,3 +53,20 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def add_set_argument(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     """``--set KEY=VALUE`` (repeatable): override one key of a recipe."""
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def to_json(value: Any, **options: Any) -> str:
+    """``value`` as strict JSON for ``--json``: a NaN or infinite float (a model whose outputs
+    overflow scores an infinite loss) becomes ``null``, since JSON has no such number and a
+    script's parser would refuse Python's bare ``NaN``."""
+    return json.dumps(_finite_or_none(value), allow_nan=False, **options)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(item) for item in value]
+    return value

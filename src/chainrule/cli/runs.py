@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from chainrule.cli.command import Command, CommandError, add_data_arguments, add_set_argument
+from chainrule.cli.command import (
+    Command,
+    CommandError,
+    add_data_arguments,
+    add_set_argument,
+    to_json,
+)
 
 
 def add_summary_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +41,7 @@ def run_summary(args: argparse.Namespace) -> int:
             {"layer": name, "output_shape": shape, "params": count}
             for name, shape, count in model.summary_rows()
         ]
-        print(json.dumps({"layers": rows, "total_params": model.count_params()}, indent=2))
+        print(to_json({"layers": rows, "total_params": model.count_params()}, indent=2))
     else:
         print(model.summary())
     return 0
@@ -113,11 +118,12 @@ def run_train(args: argparse.Namespace) -> int:
     metrics = result.metrics
     if args.json:
         keys = ("test_accuracy", "test_loss", "epochs_run", "train_seconds", "val_accuracy")
-        print(json.dumps({"run_dir": str(result.directory), **{k: metrics[k] for k in keys}}))
+        print(to_json({"run_dir": str(result.directory), **{k: metrics[k] for k in keys}}))
     elif not args.quiet:
         print(
             f"test accuracy {metrics['test_accuracy']:.2%}  test loss {metrics['test_loss']:.4f}  "
-            f"({metrics['epochs_run']} epochs, {metrics['train_seconds']:.1f} s)"
+            f"({metrics['epochs_run']} epoch{'' if metrics['epochs_run'] == 1 else 's'}, "
+            f"{metrics['train_seconds']:.1f} s)"
         )
         print(f"run directory: {result.directory}  (report: {result.directory / 'report.html'})")
     return 0
@@ -155,7 +161,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         progress=not (args.quiet or args.json),
     )
     if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k != "report"}))
+        print(to_json({k: v for k, v in result.items() if k != "report"}))
     else:
         print(
             f"{result['dataset']} {result['split']} ({result['examples']:,} examples): "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from chainrule.cli.command import (
     CommandError,
     add_data_arguments,
     add_set_argument,
+    to_json,
 )
 
 
@@ -46,7 +46,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         overrides=([f"data.dataset={args.dataset}"] if args.dataset else []) + list(args.set),
         download=not args.offline,
     )
-    print(json.dumps(summary.to_dict()) if args.json else summary.text())
+    print(to_json(summary.to_dict()) if args.json else summary.text())
     return 0 if summary.ok else EXIT_USAGE
 
 
