@@ -22,6 +22,7 @@ The package face — the names a Keras or PyTorch user reaches for first::
                     ``cr.gradcheck_layer``)
 ``cr.data``         datasets (MNIST, Fashion-MNIST … from IDX files), scaling, your own images
 ``cr.explain``      a tiny network worked out by hand: ``cr.explain.explain("spec.yaml")``
+``cr.check``        hand-worked answers to it graded step by step: ``cr.check(spec, answers)``
 ``cr.load_recipe``  read and validate a YAML recipe
 ``cr.train_recipe`` train a recipe into a run directory
 ==================  ========================================================================
@@ -51,6 +52,7 @@ FACE: dict[str, tuple[str, str | None]] = {
     "gradcheck_layer": ("chainrule.nn.gradcheck", "gradcheck_layer"),
     "data": ("chainrule.data", None),
     "explain": ("chainrule.explain", None),
+    "check": ("chainrule.classroom.grader", "check"),
     "load_recipe": ("chainrule.app.recipes", "load_recipe"),
     "train_recipe": ("chainrule.app.run", "train_recipe"),
 }
@@ -61,6 +63,7 @@ __all__ = [
     "Trainer",
     "__version__",
     "callbacks",
+    "check",
     "data",
     "explain",
     "gradcheck",
@@ -76,6 +79,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from chainrule import data, explain
     from chainrule.app.recipes import load_recipe
     from chainrule.app.run import train_recipe
+    from chainrule.classroom.grader import check
     from chainrule.nn import layers, losses, optim
     from chainrule.nn.gradcheck import gradcheck, gradcheck_layer
     from chainrule.nn.layers import Dense

@@ -6,7 +6,7 @@ import numpy as np
 from worked_reference import CLASSIC
 
 from chainrule.explain import compute, explain
-from chainrule.explain.spec import load_spec
+from chainrule.explain.spec import load_spec, parse_spec
 from chainrule.explain.verify import verification_block, verify
 
 
@@ -27,3 +27,24 @@ def test_a_wrong_gradient_is_caught_by_both_checks():
     assert np.isclose(result.engine_max_difference, 1e-3)
     notes = " ".join(str(part) for note in verification_block(result).notes for part in note)
     assert notes.count("DISAGREE") == 2
+
+
+def test_a_relu_on_its_kink_is_named_in_words():
+    # z1[1] = 0.2*(-0.5) + 0*0.3 + 0.1 = 0: the one-sided derivative, not a wrong gradient
+    spec = parse_spec(
+        {
+            "input": [-0.5, 0.3],
+            "target": [0.5],
+            "layers": [
+                {"activation": "relu", "W": [[0.2, 0.0], [0.1, 0.1]], "b": [0.1, 0.1]},
+                {"activation": "sigmoid", "W": [[0.5, 0.4]]},
+            ],
+            "loss": "mse",
+            "optimizer": {"name": "gd", "learning_rate": 0.1},
+        }
+    )
+    result = compute(spec).steps[0].verification
+    assert result.kinks == ["z1[1] = 0 (ReLU)"]
+    notes = " ".join(str(part) for note in verification_block(result).notes for part in note)
+    assert "On a kink: z1[1] = 0 (ReLU)" in notes and "one-sided" in notes
+    assert compute(load_spec(CLASSIC)).steps[0].verification.kinks == []

@@ -5,3 +5,22 @@ hand-worked numbers step by step with error carried forward and names the usual 
 Builds on ``explain`` (one worked record, many views) and ``reporting`` (the document model);
 the CLI and the pages call it, never the reverse.
 """
+
+from chainrule.classroom.feedback import feedback_document, render_feedback
+from chainrule.classroom.gradebook import ClassResult, grade_class
+from chainrule.classroom.grader import Grader, check
+from chainrule.classroom.report import check_document, render_check
+from chainrule.classroom.verdicts import CheckResult, QuantityResult
+
+__all__ = [
+    "CheckResult",
+    "ClassResult",
+    "Grader",
+    "QuantityResult",
+    "check",
+    "check_document",
+    "feedback_document",
+    "grade_class",
+    "render_check",
+    "render_feedback",
+]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chainrule import __version__
-from chainrule.cli import datasets, explaining, predicting, runs, sweeps
+from chainrule.cli import datasets, exercises, explaining, grading, predicting, runs, sweeps
 from chainrule.cli.command import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
@@ -38,6 +38,8 @@ COMMANDS: tuple[Command, ...] = (
     explaining.EXPLAIN,
     explaining.DERIVE,
     explaining.GRAPH,
+    exercises.EXERCISE,
+    grading.CHECK,
 )
 
 

@@ -79,6 +79,8 @@ class Verification:
     fd_max_relative_error: float
     engine_passed: bool
     fd_passed: bool
+    #: Pre-activations on a kink ("z1[2] = 0 (ReLU)"), where the derivative is one-sided.
+    kinks: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:

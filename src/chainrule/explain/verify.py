@@ -16,6 +16,11 @@ from chainrule.nn.gradcheck import numerical_gradient, relative_error
 ENGINE_RTOL, ENGINE_ATOL = 1e-9, 1e-12
 #: Agreement required with central differences (h = 1e-6): |analytic - numeric| <= atol + rtol|numeric|.
 FD_STEP, FD_RTOL, FD_ATOL = 1e-6, 1e-5, 1e-8
+#: A pre-activation this close to a kink (ReLU, leaky ReLU at 0) is on it for the check: the
+#: central differences (step FD_STEP) straddle it.
+KINK_TOLERANCE = 10 * FD_STEP
+#: Activations with a kink at z = 0.
+KINKED = ("relu", "leaky_relu")
 
 
 def verify(
@@ -58,7 +63,24 @@ def verify(
         fd_relative,
         bool(engine_passed),
         fd_passed,
+        kinks_hit(spec, W, b),
     )
+
+
+def kinks_hit(spec: ExplainSpec, W: list[np.ndarray], b: list[np.ndarray]) -> list[str]:
+    """Each pre-activation on a kink, ``"z1[2] = 0 (ReLU, example 1)"``: z_l = W_l a_(l-1) + b_l."""
+    hits = []
+    for example, x in enumerate(spec.x(), start=1):
+        a = x
+        for number, layer in enumerate(spec.layers, start=1):
+            z = W[number - 1] @ a + b[number - 1]
+            if layer.activation_name in KINKED:
+                for j in np.flatnonzero(np.abs(z) <= KINK_TOLERANCE):
+                    where = f", example {example}" if spec.n_examples > 1 else ""
+                    value = 0.0 if abs(z[j]) < 1e-12 else z[j]  # 0.2*(-0.5) + 0.1 is 2.8e-17
+                    hits.append(f"z{number}[{j + 1}] = {value:.2g} ({layer.math.name}{where})")
+            a = layer.make_activation().forward(z[None, :], training=False)[0]
+    return hits
 
 
 def verification_block(result: Verification) -> Block:
@@ -82,4 +104,15 @@ def verification_block(result: Verification) -> Block:
             f"{FD_RTOL:.0e}*|numeric|).",
         )
     )
+    if result.kinks:
+        block.notes.append(
+            (
+                f"On a kink: {', '.join(result.kinks)}. At z = 0 the derivative of ReLU and leaky "
+                "ReLU is one-sided (the slope from the left, 1 from the right), so the gradient is "
+                "not defined there; the engine takes the left one (ReLU'(0) = 0, leaky ReLU'(0) = "
+                "its slope), and central differences straddle the kink and average the two sides. "
+                "A disagreement here is the kink's, not a wrong gradient; move z off 0 (change a "
+                "weight or a bias) for a well-defined exercise.",
+            )
+        )
     return block
