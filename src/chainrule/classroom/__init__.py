@@ -6,10 +6,10 @@ Builds on ``explain`` (one worked record, many views) and ``reporting`` (the doc
 the CLI and the pages call it, never the reverse.
 """
 
+from chainrule.classroom.check_report import check_document, render_check
 from chainrule.classroom.feedback import feedback_document, render_feedback
 from chainrule.classroom.gradebook import ClassResult, grade_class
 from chainrule.classroom.grader import Grader, check
-from chainrule.classroom.report import check_document, render_check
 from chainrule.classroom.verdicts import CheckResult, QuantityResult
 
 __all__ = [

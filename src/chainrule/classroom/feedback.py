@@ -8,7 +8,7 @@ step. Written through the document model, as Markdown or a standalone HTML page.
 
 from __future__ import annotations
 
-from chainrule.classroom.report import answer_table, number, summary
+from chainrule.classroom.check_report import answer_table, number, summary
 from chainrule.classroom.verdicts import FOLLOWS, RIGHT, CheckResult
 from chainrule.explain.record import Equation
 from chainrule.reporting import document as doc

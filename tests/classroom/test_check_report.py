@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from chainrule.classroom.check_report import check_document, render_check
 from chainrule.classroom.grader import Grader
-from chainrule.classroom.report import check_document, render_check
 
 CLASSIC = Path(__file__).resolve().parents[2] / "examples" / "relu-tanh-sigmoid-mse.yaml"
 
