@@ -127,3 +127,20 @@ def test_the_rule_is_the_optimizers_own_lines():
     assert lines == [
         "v(θ) ← μ*v(θ) + dL/dθ,  θ ← θ - η*v(θ),   η = 0.1, μ = 0.9, v starts at 0 (PyTorch's form)"
     ]
+
+
+def test_nesterov_is_worked_by_hand_from_its_own_math_description():
+    raw = load_raw(CLASSIC)
+    raw["optimizer"] = {"name": "nesterov", "learning_rate": 0.01, "momentum": 0.9}
+    raw["steps"] = 2
+    record = compute(parse_spec(raw))
+    text = render(record)
+    assert all(step.verification.passed for step in record.steps)
+    # PyTorch's Nesterov by hand on the printed gradients: v <- mu v + g, W <- W - eta (g + mu v)
+    eta, mu = 0.01, 0.9
+    velocity = [np.zeros_like(dW) for dW in record.steps[0].dW]
+    for step in record.steps:
+        for i, g in enumerate(step.dW):
+            velocity[i] = mu * velocity[i] + g
+            np.testing.assert_allclose(step.W_new[i], step.W[i] - eta * (g + mu * velocity[i]))
+    assert "W1[1,1] - η*(dL/dW1[1,1] + μ*v(W1[1,1]))" in text

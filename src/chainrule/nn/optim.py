@@ -270,6 +270,15 @@ class Nesterov(Momentum):
             ),
         ),
         state={"v": "velocity"},
+        worked=(
+            Notation(
+                "v(θ) ← μ*v(θ) + dL/dθ,  θ ← θ - η*(dL/dθ + μ*v(θ)),   η = {learning_rate}, "
+                "μ = {momentum}, v starts at 0 (PyTorch's form)",
+                r"v \leftarrow \mu v + \frac{{\partial L}}{{\partial \theta}}, \quad \theta "
+                r"\leftarrow \theta - \eta \left(\frac{{\partial L}}{{\partial \theta}} + \mu v\right), "
+                r"\quad \eta = {learning_rate}, \mu = {momentum}",
+            ),
+        ),
     )
 
     def _apply(self, params: np.ndarray, grads: np.ndarray, v: np.ndarray) -> None:
