@@ -224,5 +224,8 @@ def test_explain_works_the_new_optimizer_out_step_by_step(registered):
 def test_an_optimizer_without_the_worked_lines_is_refused_by_the_spec(registered):
     raw = load_raw(CLASSIC)
     raw["optimizer"] = {"name": "rmsprop", "learning_rate": 0.1}
-    with pytest.raises(ValueError, match="writes out gd/sgd, momentum, nesterov, adam and averaged_momentum"):
+    with pytest.raises(
+        ValueError,
+        match="writes out gd/sgd, momentum, classic_momentum, nesterov, adam and averaged_momentum",
+    ):
         parse_spec(raw)

@@ -144,8 +144,9 @@ def test_optimizer_errors():
     assert "optimizer.learning_rate: missing" in spec_error(
         lambda raw: raw["optimizer"].pop("learning_rate")
     )
-    assert "writes out gd/sgd, momentum, nesterov and adam, got 'rmsprop'" in spec_error(
-        lambda raw: raw["optimizer"].update(name="rmsprop")
+    assert (
+        "writes out gd/sgd, momentum, classic_momentum, nesterov and adam, got 'rmsprop'"
+        in spec_error(lambda raw: raw["optimizer"].update(name="rmsprop"))
     )
     assert "got unknown argument(s) momentum" in spec_error(
         lambda raw: raw["optimizer"].update(momentum=0.9)

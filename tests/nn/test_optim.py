@@ -17,6 +17,7 @@ from chainrule.nn.optim import (
     AdaGrad,
     Adam,
     AdamW,
+    ClassicMomentum,
     Momentum,
     Nesterov,
     Optimizer,
@@ -34,6 +35,7 @@ GRADIENTS = [G1, G2, G3]
 ALL_OPTIMIZERS = {
     "sgd": lambda: SGD(learning_rate=0.1),
     "momentum": lambda: Momentum(learning_rate=0.1, momentum=0.9),
+    "classic_momentum": lambda: ClassicMomentum(learning_rate=0.1, momentum=0.9),
     "nesterov": lambda: Nesterov(learning_rate=0.1, momentum=0.9),
     "adagrad": lambda: AdaGrad(learning_rate=0.1),
     "rmsprop": lambda: RMSProp(learning_rate=0.01, rho=0.9),
@@ -209,9 +211,10 @@ def test_momentum_learning_rate_change_applies_to_the_next_step():
     np.testing.assert_allclose(params, [0.99 + 0.0031, -1.98 - 0.0032, 0.47 - 0.0087], rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ALL_OPTIMIZERS)
+@pytest.mark.parametrize("name", [name for name in ALL_OPTIMIZERS if name != "classic_momentum"])
 def test_learning_rate_change_scales_the_next_step(name):
-    """Halving η before step 2 halves step 2 (the state does not depend on η), for every rule."""
+    """Halving η before step 2 halves step 2 (the state does not depend on η), for every rule
+    written in PyTorch's form; the classic momentum keeps η inside its velocity (below)."""
     constant, halved = ALL_OPTIMIZERS[name](), ALL_OPTIMIZERS[name]()
     p_constant, p_halved = np.array(THETA_0), np.array(THETA_0)
     constant.step(p_constant, G1)
@@ -221,6 +224,23 @@ def test_learning_rate_change_scales_the_next_step(name):
     constant.step(p_constant, G2)
     halved.step(p_halved, G2)
     np.testing.assert_allclose(p_halved - theta_1, (p_constant - theta_1) / 2, rtol=1e-12)
+
+
+def test_classic_momentum_is_pytorchs_at_a_constant_rate_and_keeps_eta_in_its_velocity():
+    classic, torch_form = ClassicMomentum(0.1, 0.9), Momentum(0.1, 0.9)
+    p_classic, p_torch = np.array(THETA_0), np.array(THETA_0)
+    for g in (G1, G2, G1):
+        classic.step(p_classic, g)
+        torch_form.step(p_torch, g)
+    np.testing.assert_allclose(p_classic, p_torch, rtol=1e-14)
+    np.testing.assert_allclose(classic.velocity, -0.1 * torch_form.velocity, rtol=1e-14)
+    # after a change of rate only the new gradient is scaled: v2 = 0.9 v1 - 0.05 g2
+    changed, params = ClassicMomentum(0.1, 0.9), np.array(THETA_0)
+    changed.step(params, G1)
+    theta_1 = params.copy()
+    changed.learning_rate = 0.05
+    changed.step(params, G2)
+    np.testing.assert_allclose(params - theta_1, 0.9 * (-0.1 * G1) - 0.05 * G2, rtol=1e-12)
 
 
 def test_state_persists_between_steps():
@@ -308,7 +328,7 @@ def test_bad_hyperparameters_name_the_argument(factory, arguments, argument):
 def test_unknown_optimizer_lists_the_valid_ones():
     with pytest.raises(
         ValueError,
-        match="unknown optimizer 'nope'; valid optimizers: sgd, momentum, nesterov, adagrad, "
+        match="unknown optimizer 'nope'; valid optimizers: sgd, momentum, classic_momentum, nesterov, adagrad, "
         "rmsprop, adam, adamw",
     ):
         get_optimizer("nope")
@@ -351,6 +371,8 @@ def torch_optimizer(torch, name, parameter):
     return {
         "sgd": lambda: optim.SGD([parameter], lr=0.1),
         "momentum": lambda: optim.SGD([parameter], lr=0.1, momentum=0.9),
+        # the classic form's twin: the same weights at a constant rate
+        "classic_momentum": lambda: optim.SGD([parameter], lr=0.1, momentum=0.9),
         "nesterov": lambda: optim.SGD([parameter], lr=0.1, momentum=0.9, nesterov=True),
         "adagrad": lambda: optim.Adagrad([parameter], lr=0.1, eps=1e-10),
         "rmsprop": lambda: optim.RMSprop([parameter], lr=0.01, alpha=0.9, eps=1e-8),

@@ -27,9 +27,16 @@ def add_exercise_arguments(parser: argparse.ArgumentParser) -> None:
     shape.add_argument(
         "--reduction", choices=("mean", "sum", "half_sum"), help="MSE's reduction (default mean)"
     )
-    shape.add_argument("--optimizer", default="gd", help="gd, momentum or adam (default gd)")
+    shape.add_argument(
+        "--optimizer",
+        default="gd",
+        help="any optimizer the worked example writes out: gd, momentum (PyTorch's form), "
+        "classic_momentum (v ← μv - ηg), nesterov, adam (default gd)",
+    )
     shape.add_argument("--learning-rate", type=float, default=0.1, help="default 0.1")
-    shape.add_argument("--momentum", type=float, help="μ for momentum (PyTorch's form v ← μv + g)")
+    shape.add_argument(
+        "--momentum", type=float, help="μ for momentum, classic_momentum and nesterov"
+    )
     shape.add_argument("--biases", choices=("trained", "frozen"), default="trained")
     shape.add_argument("--steps", type=int, default=1, help="training steps to work (default 1)")
     shape.add_argument(

@@ -49,7 +49,8 @@ def add_derive_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", choices=("softmax", "sigmoid", "identity"))
     parser.add_argument("--loss", help="mse, binary_crossentropy, categorical_crossentropy")
     parser.add_argument(
-        "--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"
+        "--optimizer",
+        help="sgd, momentum, classic_momentum, nesterov, adagrad, rmsprop, adam, adamw",
     )
     add_set_argument(parser)
     parser.add_argument(

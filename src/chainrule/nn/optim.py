@@ -242,6 +242,50 @@ class Momentum(Optimizer):
         return {**super().hyperparameters(), "momentum": self.momentum}
 
 
+class ClassicMomentum(Momentum):
+    """Momentum in the classic form (Polyak; CS231n's and many textbooks' notes):
+
+        v ← μ v - η g         (v starts at 0)
+        θ ← θ + v
+
+    At a constant learning rate this is PyTorch's form with v_classic = -η v_torch: the same
+    weights, step for step (so its ``torch.optim`` twin is SGD with momentum). It differs when
+    a schedule changes η, since here a new η reaches only the newest gradients.
+    """
+
+    type_name = "classic_momentum"
+    math = OptimizerMath(
+        name="SGD with momentum, classic form",
+        short_name="classic momentum",
+        symbols={"learning_rate": ETA, "momentum": MU},
+        rules=(
+            UpdateRule(
+                "v",
+                lambda v, g, momentum, learning_rate: momentum * v - learning_rate * g,
+                r"\mu v - \eta g",
+                "velocity, starts at 0",
+            ),
+            UpdateRule("θ", lambda theta, v: theta + v, r"\theta + v"),
+        ),
+        state={"v": "velocity"},
+        worked=(
+            Notation(
+                "v(θ) ← μ*v(θ) - η*dL/dθ,  θ ← θ + v(θ),   η = {learning_rate}, μ = {momentum}, "
+                "v starts at 0 (the classic form)",
+                r"v \leftarrow \mu v - \eta \frac{{\partial L}}{{\partial \theta}}, \quad \theta "
+                r"\leftarrow \theta + v, \quad \eta = {learning_rate}, \mu = {momentum}",
+            ),
+        ),
+    )
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        v = self.velocity
+        v *= self.momentum
+        np.multiply(grads, self.learning_rate, out=self._scratch)
+        v -= self._scratch
+        params += v
+
+
 class Nesterov(Momentum):
     """Nesterov momentum, PyTorch's form:
 
@@ -629,6 +673,7 @@ def _check_fraction(optimizer: str, argument: str, value: Any) -> float:
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 OPTIMIZERS.register("sgd", SGD, aliases=("gd",))
 OPTIMIZERS.register("momentum", Momentum)
+OPTIMIZERS.register("classic_momentum", ClassicMomentum)
 OPTIMIZERS.register("nesterov", Nesterov)
 OPTIMIZERS.register("adagrad", AdaGrad)
 OPTIMIZERS.register("rmsprop", RMSProp)
