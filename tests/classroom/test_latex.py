@@ -9,7 +9,7 @@ import yaml
 
 from chainrule.classroom import latex
 from chainrule.classroom.assignment import ExerciseSettings, make_variant
-from chainrule.classroom.sheets import sheet_document
+from chainrule.classroom.sheets import key_document, sheet_document
 from chainrule.reporting.formats import render
 
 CLASSIC = yaml.safe_load(
@@ -35,6 +35,16 @@ def test_a_sheet_with_every_task_compiles_with_pdflatex(tmp_path):
     pdf = latex.compile_pdf(path)
     assert pdf.read_bytes().startswith(b"%PDF")
     assert not (tmp_path / "sheet.log").exists()
+
+
+@pytest.mark.skipif(not latex.have_pdflatex(), reason="pdflatex is not installed")
+@pytest.mark.parametrize("optimizer", ["momentum", "classic_momentum", "nesterov", "adam"])
+def test_an_answer_key_compiles_with_pdflatex_for_each_optimizer(tmp_path, optimizer):
+    spec = {**CLASSIC, "optimizer": {"name": optimizer, "learning_rate": 0.01}}
+    variant = make_variant(spec, "bob", ExerciseSettings())
+    path = tmp_path / "key.tex"
+    path.write_text(latex.standalone(render(key_document(variant, "latex"), "latex")))
+    assert latex.compile_pdf(path).read_bytes().startswith(b"%PDF")
 
 
 @pytest.mark.skipif(not latex.have_pdflatex(), reason="pdflatex is not installed")
