@@ -40,6 +40,7 @@ from chainrule.training.trainer import (
     TrainingDiverged,
     TrainingInterrupted,
     float_warnings_off,
+    rows_per_step,
 )
 from chainrule.utils.atomic import atomic_write_text
 
@@ -261,8 +262,9 @@ def _train(
     data = prepare_data(recipe, data_dir, download, progress)
     model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
     optimizer = recipe.build_optimizer()
-    rows = {"batch": len(data.x_train), "stochastic": 1}.get(recipe.training.mode)
-    check_training_memory(model, optimizer, rows or recipe.training.batch_size)
+    training = recipe.training
+    rows = rows_per_step(training.mode, training.batch_size, len(data.x_train))
+    check_training_memory(model, optimizer, rows)  # before the run directory is made
     callbacks = build_callbacks(recipe)
     has_validation = data.x_val is not None
     for callback in callbacks:

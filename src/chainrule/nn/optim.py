@@ -333,6 +333,16 @@ class Nesterov(Momentum):
         params -= step
 
 
+#: AdaGrad's and RMSProp's step, which differ only in how they keep s: each coordinate's step
+#: is divided by the root of its own squared-gradient statistic.
+ROOT_SCALED_STEP = UpdateRule(
+    "θ",
+    lambda theta, g, s, learning_rate, epsilon: theta - learning_rate * (g / (sqrt(s) + epsilon)),
+    r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
+    r"$\epsilon$ outside the root",
+)
+
+
 class AdaGrad(Optimizer):
     """AdaGrad, PyTorch's form: each parameter's step shrinks with its gradient history.
 
@@ -356,14 +366,7 @@ class AdaGrad(Optimizer):
                 r"s + g \odot g",
                 "sum of squared gradients, starts at 0",
             ),
-            UpdateRule(
-                "θ",
-                lambda theta, g, s, learning_rate, epsilon: (
-                    theta - learning_rate * (g / (sqrt(s) + epsilon))
-                ),
-                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
-                r"$\epsilon$ outside the root",
-            ),
+            ROOT_SCALED_STEP,
         ),
         state={"s": "sum_of_squares"},
     )
@@ -428,14 +431,7 @@ class RMSProp(Optimizer):
                 r"\rho s + (1 - \rho)\, g \odot g",
                 "running mean of squares, starts at 0",
             ),
-            UpdateRule(
-                "θ",
-                lambda theta, g, s, learning_rate, epsilon: (
-                    theta - learning_rate * (g / (sqrt(s) + epsilon))
-                ),
-                r"\theta - \eta\, g \oslash (\sqrt{s} + \epsilon)",
-                r"$\epsilon$ outside the root",
-            ),
+            ROOT_SCALED_STEP,
         ),
         state={"s": "mean_square"},
     )

@@ -38,14 +38,12 @@ from chainrule.sweep.selection import (
     best_run,
     choose_ranking,
     holds_validation,
-    lower_is_better,
 )
 from chainrule.sweep.store import LOCK_SUFFIX, STORE_NAME, RunRecord, SweepStore, SweepStoreError
 from chainrule.utils.atomic import atomic_write_text
 from chainrule.utils.validation import check_integer
 
-# best_run and lower_is_better live in chainrule.sweep.selection; kept importable from here
-__all__ = ["SweepSummary", "best_run", "lower_is_better", "run_sweep"]
+__all__ = ["SweepSummary", "run_sweep"]
 
 #: How often a run may be lost to a worker process dying under it before it counts as failed.
 MAX_LOST = 2

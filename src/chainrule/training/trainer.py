@@ -332,7 +332,7 @@ class Trainer:
         else:  # resuming: draw this epoch's shuffle again, then skip the batches it trained
             restore_generator(order_rng, progress.order_state)
         for xb, yb in self.batches(x, y, order_rng, skip=progress.steps):
-            loss, batch_correct = self.step(xb, yb)
+            loss, batch_correct = self._step(xb, yb)
             progress.steps += 1
             progress.loss_sum += loss * xb.shape[0]
             progress.correct += batch_correct
@@ -357,18 +357,22 @@ class Trainer:
         infinite loss or gradient, or a loss over ``loss_ceiling``, raises ``TrainingDiverged``
         before the update.
         """
+        with float_warnings_off():
+            return self._step(xb, yb)
+
+    def _step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """``step`` inside ``fit``, which already turned NumPy's float warnings off once."""
         model = self.model
-        with float_warnings_off():  # (inside fit already; this is for step called alone)
-            result = self._data_parallel().forward_backward(xb, yb)
-            loss = result.loss.total
-            # The one comparison per step: False for NaN, inf, a loss over the ceiling, and
-            # the first step (ceiling -inf), which _check_loss tells apart.
-            if not loss <= self._loss_ceiling:
-                self._check_loss(loss)
-            self._check_gradient()
-            # each part's output against its rows of yb (one part: the whole batch)
-            correct = sum(map(count_correct, result.outputs, [yb[rows] for rows in result.parts]))
-            self.optimizer.step(model.params.data, model.params.grad_data)
+        result = self._data_parallel().forward_backward(xb, yb)
+        loss = result.loss.total
+        # The one comparison per step: False for NaN, inf, a loss over the ceiling, and
+        # the first step (ceiling -inf), which _check_loss tells apart.
+        if not loss <= self._loss_ceiling:
+            self._check_loss(loss)
+        self._check_gradient()
+        # each part's output against its rows of yb (one part: the whole batch)
+        correct = sum(map(count_correct, result.outputs, [yb[rows] for rows in result.parts]))
+        self.optimizer.step(model.params.data, model.params.grad_data)
         self.history.step_loss.append(loss)
         self._call("on_step_end", len(self.history.step_loss), loss)
         return loss, correct
@@ -455,7 +459,7 @@ class Trainer:
 
     # -- parts ------------------------------------------------------------------------------
     def effective_batch_size(self, examples: int) -> int:
-        return {"stochastic": 1, "batch": examples, "minibatch": self.batch_size}[self.mode]
+        return rows_per_step(self.mode, self.batch_size, examples)
 
     def batches(
         self, x: np.ndarray, y: np.ndarray, order_rng: np.random.Generator, skip: int = 0
@@ -484,6 +488,11 @@ class Trainer:
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self._hooks:
             getattr(callback, hook)(*args, self)
+
+
+def rows_per_step(mode: str, batch_size: int, examples: int) -> int:
+    """Examples in one step: 1 (stochastic), all of them (batch) or ``batch_size`` (minibatch)."""
+    return {"stochastic": 1, "batch": examples, "minibatch": batch_size}[mode]
 
 
 def loss_ceiling(first_loss: float | None, epoch_losses: Sequence[float | None]) -> float:
