@@ -1,6 +1,7 @@
 """Sequential: building, forward/backward with fusion, prediction, summary, bad input."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -336,3 +337,25 @@ def test_an_invalid_stored_architecture_is_a_clear_error(tmp_path):
     write_model_file(path, {}, {"layers": []})
     with pytest.raises(ValueError, match="stored architecture is invalid.*input_shape"):
         load_model(path)
+
+
+def test_a_notebook_shows_the_summary_as_a_table(html_text):
+    model = Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")],
+                       "categorical_crossentropy", input_shape=(784,))  # fmt: skip
+    page = model._repr_html_()
+    text = html_text(page)
+    assert text.startswith("Sequential, input shape (None, 784) Layer (type) Output shape Param #")
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">([\d,]+)</td></tr>", page
+    )
+    assert rows == [(name, shape, f"{count:,}") for name, shape, count in model.summary_rows()]
+    assert [int(count.replace(",", "")) for *_, count in rows] == [
+        784 * 64 + 64,
+        0,
+        64 * 10 + 10,
+        0,
+    ]
+    assert f"Total params: {model.count_params():,}" in text and "dense_1 → relu_1" in text
+    unbuilt = Sequential([Dense(3)])
+    assert unbuilt._repr_html_() is None  # showing a model never builds it: the plain repr
+    assert repr(unbuilt) == "Sequential(1 layers, not built yet)" and not unbuilt.built

@@ -1,5 +1,7 @@
 """Metrics against cases small enough to count by hand."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -216,3 +218,25 @@ def test_error_report_digits():
     assert "1.0" not in whole and " 1 " in whole
     with pytest.raises(ValueError, match="digits must be an integer >= 0, got -1"):
         classification_report(Y_TRUE, Y_PRED, digits=-1)
+
+
+# -- display -----------------------------------------------------------------------------------
+def test_metrics_show_their_tables_in_a_notebook(html_text):
+    metrics = per_class_metrics(Y_TRUE, Y_PRED, class_names=["cat", "dog", "emu"])
+    assert repr(metrics) == (
+        "ClassificationMetrics(3 classes, 8 samples, accuracy 0.6250, macro F1 "
+        f"{metrics.macro_f1:.4f})"
+    )
+    text = html_text(metrics._repr_html_())
+    assert "Accuracy 62.50% over 8 samples" in text
+    assert f"cat {2 / 3:.4f} {2 / 3:.4f} {2 / 3:.4f} 3" in text  # TP 2, FP 1, FN 1: 2/3 each
+    # the confusion matrix, a row per true class, read back from the table
+    rows = re.findall(r"<tr><td>(cat|dog|emu)</td>((?:<td class=\"num\">\d+</td>)+)</tr>",
+                      metrics._repr_html_())  # fmt: skip
+    assert [[int(n) for n in re.findall(r">(\d+)<", cells)] for _, cells in rows] == (
+        EXPECTED_CM.tolist()
+    )
+    markdown = metrics._repr_markdown_()
+    assert "| true / predicted | cat | dog | emu |" in markdown
+    assert "| **macro avg** |" in markdown  # the averages under the classes, in bold
+    assert metrics._repr_latex_() is None  # tables only: a notebook's HTML is enough

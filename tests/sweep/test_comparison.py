@@ -183,3 +183,21 @@ def test_at_80_columns_numbers_are_whole_and_dropped_columns_are_named(compariso
         for header in ("val_accuracy", "test_accuracy"):
             if header not in dropped and row[header] is not None:
                 assert f"{100 * row[header]:.2f}%" in cells  # whole, on one line
+
+
+def test_a_comparison_shows_its_ranked_table_in_a_notebook(comparison, html_text):
+    best = comparison.best["run"]
+    assert repr(comparison) == (
+        f"ComparisonResult({str(comparison.directory)!r}, 4 runs ranked by val_accuracy, "
+        f"best {best!r})"
+    )
+    page = comparison._repr_html_()
+    text = html_text(page)
+    assert text.startswith("Ranked by val_accuracy (higher is better), on the validation data")
+    rows = re.findall(r"<tr( class=\"bold\")?><td class=\"num\">(\d)</td><td>([^<]+)</td>", page)
+    assert [(rank, run) for _, rank, run in rows] == [
+        (str(row["rank"]), row["run"]) for row in comparison.rows
+    ]
+    assert [bold for bold, _, _ in rows] == [' class="bold"', "", "", ""]  # the best, in bold
+    markdown = comparison._repr_markdown_()
+    assert f"| **1** | **{best}** |" in markdown and "| rank | run | variant |" in markdown

@@ -1,5 +1,9 @@
 """History: one list per epoch key, the loss of every step, and their CSV files."""
 
+import base64
+import re
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pytest
 
@@ -101,3 +105,46 @@ def test_the_keras_view_reads_a_history_loaded_from_csv(tmp_path):
     loaded = History.from_csv(tmp_path / "history.csv")
     assert loaded.epoch == [0, 1, 2] and all(type(e) is int for e in loaded.epoch)
     np.testing.assert_allclose(loaded.history["val_accuracy"], logged(3)["val_accuracy"])
+
+
+# -- display -----------------------------------------------------------------------------------
+def chart_series(image: str) -> list[int]:
+    """The number of points of each line in an ``<img>`` of an SVG chart."""
+    svg = base64.b64decode(re.search(r"base64,([^\"]+)", image).group(1)).decode()
+    root = ET.fromstring(svg)
+    lines = root.iter("{http://www.w3.org/2000/svg}polyline")
+    return [len(line.get("points").split()) for line in lines]
+
+
+def test_repr_is_one_short_line_with_the_last_epoch():
+    history = logged(12)
+    last = history.last()
+    assert repr(history) == (
+        f"History(12 epochs, last: train_loss {last['train_loss']:.4g}, train_accuracy "
+        f"{last['train_accuracy']:.4g}, val_loss {last['val_loss']:.4g}, val_accuracy "
+        f"{last['val_accuracy']:.4g})"
+    )
+    assert repr(History()) == "History(no epochs)"
+
+
+def test_a_notebook_shows_the_curves_and_the_table(html_text):
+    history = logged(4)
+    page = history._repr_html_()
+    text = html_text(page)
+    images = re.findall(r'<img src="data:image/svg\+xml;base64,[^"]+" alt="[^"]+">', page)
+    assert [re.search(r'alt="([^"]+)"', image).group(1) for image in images] == [
+        "loss per epoch",
+        "accuracy per epoch",
+    ]
+    assert [chart_series(image) for image in images] == [[4, 4], [4, 4]]  # train, validation
+    assert "epoch train_loss train_accuracy val_loss val_accuracy learning_rate seconds" in text
+    assert f"4 {history['train_loss'][3]:.6g} " in text  # epoch 4's row, as logged
+
+
+def test_without_validation_only_the_training_curve_and_its_columns():
+    history = logged(3, validation=False)
+    page = history._repr_html_()
+    images = re.findall(r'<img src="data:image/svg\+xml;base64,[^"]+"', page)
+    assert [chart_series(image) for image in images] == [[3], [3]]
+    assert "val_loss" not in page and "val_accuracy" not in page
+    assert "no epochs" in History()._repr_html_()

@@ -1,17 +1,23 @@
 """ProgressBar: a live bar in a terminal, one plain line per epoch in logs, nothing when off.
 
 A rich ``Console`` writing to a ``StringIO`` stands in for the screen: ``force_terminal`` picks
-which of the two behaviours the bar shows.
+which of the two behaviours the bar shows (``force_jupyter`` a notebook's); one test runs a
+real Jupyter kernel.
 """
 
+import importlib.util
 import io
+import json
+import re
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from chainrule.nn.layers import Dense, ReLU, Softmax
 from chainrule.nn.model import Sequential
 from chainrule.nn.optim import SGD
+from chainrule.training import progress
 from chainrule.training.progress import ProgressBar
 from chainrule.training.trainer import Trainer
 
@@ -100,3 +106,48 @@ def test_a_new_bar_has_its_whole_state_and_each_run_starts_it_afresh():
     fit(epochs=1, callbacks=[bar], progress=False)
     assert bar.epochs == 1 and bar.progress is not first
     assert "epoch 1/1" in screen.getvalue()
+
+
+def test_in_jupyter_it_draws_live_only_where_rich_can(monkeypatch):
+    """rich's live bar in a notebook needs ipywidgets; without it rich shows nothing but a
+    warning, so the bar prints its epoch lines instead."""
+    notebook = Console(file=io.StringIO(), force_jupyter=True)
+    monkeypatch.setattr(progress, "jupyter_widgets", lambda: True)
+    assert ProgressBar(notebook).live
+    monkeypatch.setattr(progress, "jupyter_widgets", lambda: False)
+    assert not ProgressBar(notebook).live
+    assert ProgressBar(Console(file=io.StringIO(), force_terminal=True)).live  # a terminal
+    assert progress.jupyter_widgets() is (importlib.util.find_spec("ipywidgets") is not None)
+
+
+NOTEBOOK_CELL = """
+import numpy as np
+from chainrule.nn.layers import Dense, ReLU, Softmax
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import SGD
+from chainrule.training.trainer import Trainer
+rng = np.random.default_rng(0)
+y = rng.permutation(np.arange(200) % 3)
+x = 4.0 * np.eye(3, 5)[y] + rng.normal(size=(200, 5))
+model = Sequential([Dense(8), ReLU(), Dense(3), Softmax()], loss="categorical_crossentropy",
+                   input_shape=(5,), seed=0)
+history = Trainer(model, SGD(0.1), epochs=2).fit(x, y)
+"""
+
+
+def test_in_a_real_jupyter_kernel_fit_shows_its_progress():
+    """The cell's outputs, as a notebook stores them, hold the progress: a live bar's
+    widget (with ipywidgets) or both epoch lines (without), and no warning."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK_CELL)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    shown = json.dumps(outputs)
+    assert "Warning" not in shown and "Traceback" not in shown
+    if progress.jupyter_widgets():
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    else:
+        text = "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+        assert re.findall(r"epoch (\d)/2  loss", text) == ["1", "2"]

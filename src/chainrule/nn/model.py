@@ -6,6 +6,7 @@ Also the model's side of its file: ``save``/``load`` turn the architecture into 
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 import textwrap
@@ -22,6 +23,7 @@ from chainrule.nn.losses import L2Penalty, Loss, get_loss
 from chainrule.nn.memory import check_memory, not_enough_memory, parameter_memory
 from chainrule.nn.model_file import read_model_file, write_model_file
 from chainrule.nn.params import ParameterSpec, ParameterStore
+from chainrule.utils.markup import fragment, html_table
 from chainrule.utils.validation import is_integer
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -434,32 +436,58 @@ class Sequential:
         widths.append(max(len(header[2]), *(len(f"{r[2]:,}") for r in rows)))
         rule = "─" * (sum(widths) + 6)
         lines = [
-            f"Model: Sequential, input shape (None, {', '.join(map(str, self.input_shape))})",
+            self._summary_title(),
             rule,
             f"{header[0]:<{widths[0]}}   {header[1]:<{widths[1]}}   {header[2]:>{widths[2]}}",
             rule,
         ]
         for name, shape, count in rows:
             lines.append(f"{name:<{widths[0]}}   {shape:<{widths[1]}}   {count:>{widths[2]},}")
+        totals, note = self._summary_notes()
+        lines += [rule, *totals]
+        if note:
+            lines += textwrap.wrap(note, width=max(len(rule), 60))
+        return "\n".join(lines)
+
+    def _summary_title(self) -> str:
+        return f"Model: Sequential, input shape (None, {', '.join(map(str, self.input_shape))})"
+
+    def _summary_notes(self) -> tuple[list[str], str]:
+        """The lines under the summary's table (parameter totals, the loss), and the note of
+        which activation layers came from ``Dense(activation=...)`` ("" if none)."""
         total = self.count_params()
         frozen = sum(state.size for state in self.layer_states().values())
-        lines += [
-            rule,
+        notes = [
             f"Total params: {total + frozen:,}",
             f"Trainable params: {total:,}",
             f"Non-trainable params: {frozen:,}",
         ]
         if self.loss is not None:
             fused = " (fused with the output activation)" if self._fused_loss else ""
-            lines.append(f"Loss: {self.loss.type_name}{fused}")
+            notes.append(f"Loss: {self.loss.type_name}{fused}")
         pairs = self._dense_activation_pairs()
+        note = ""
         if pairs:
             note = (
                 "Dense(units, activation=...) is a Dense layer followed by its activation "
                 "layer: " + ", ".join(f"{dense} → {activation}" for dense, activation in pairs)
             )
-            lines += textwrap.wrap(note, width=max(len(rule), 60))
-        return "\n".join(lines)
+        return notes, note
+
+    def _repr_html_(self) -> str | None:
+        """The summary as an HTML table, for Jupyter (not built yet: None, so a notebook shows
+        the plain repr, since showing a model must not build it)."""
+        if not self.built:
+            return None
+        rows = [
+            (html.escape(name), html.escape(shape), f"{count:,}")
+            for name, shape, count in self.summary_rows()
+        ]
+        table = html_table(("Layer (type)", "Output shape", "Param #"), rows, align="llr")
+        totals, note = self._summary_notes()
+        notes = "<br>\n".join(html.escape(line) for line in [*totals, note] if line)
+        title = html.escape(self._summary_title().removeprefix("Model: "))
+        return fragment(f"<p><strong>{title}</strong></p>\n{table}\n<p>{notes}</p>")
 
     def _dense_activation_pairs(self) -> list[tuple[str, str]]:
         """(dense, activation) names of the activations that came from Dense(activation=)."""

@@ -7,6 +7,8 @@
   reaches every page.
 - ``expr`` — the symbolic expression tree equations are written in; ``tex_text`` turns TeX
   into plain text.
+- ``display`` — rich display in Jupyter: results show their document (``RichDisplay``), and
+  ``explain``/``derive`` text shows in its own format (``Rendered``).
 - ``metrics`` (accuracy, confusion matrix, per-class precision/recall/F1), ``figures``
   (matplotlib with the Agg backend), ``diagnostics_figures``, and ``report`` (a run
   directory → report.md and report.html).

@@ -1,9 +1,10 @@
 """The formats a document is written in, and ``render(document, fmt)`` that picks the renderer.
 
-``text`` (a terminal), ``markdown`` (GitHub, Jupyter), ``latex`` (a fragment to ``\\input``;
-needs amsmath) and ``html`` (a self-contained page). Each renderer lives in its own module
-and imports :mod:`chainrule.reporting.document` for the block types; this module sits above
-them all, so that nothing imports itself through another.
+``text`` (a terminal), ``markdown`` (GitHub, Jupyter; math as ``$…$``), ``latex`` (a fragment
+to ``\\input``; needs amsmath) and ``html`` (a self-contained page; its math typeset by the
+KaTeX it carries). Each renderer lives in its own module and imports
+:mod:`chainrule.reporting.document` for the block types; this module sits above them all, so
+that nothing imports itself through another.
 """
 
 from __future__ import annotations
@@ -32,5 +33,6 @@ def check_format(fmt: str) -> str:
 
 def render(document: Document, fmt: str = "markdown", **options: Any) -> str:
     """``document`` written as ``fmt`` (see :data:`FORMATS`); ``options`` go to that renderer
-    (Markdown: ``math="tex"`` or ``"code"``; text: ``width``)."""
+    (Markdown: ``math="tex"`` or ``"code"``; text: ``width``; HTML: ``fragment=True`` for
+    one ``<div>`` that a notebook shows, see :mod:`chainrule.reporting.display`)."""
     return _RENDERERS[check_format(fmt)](document, **options)

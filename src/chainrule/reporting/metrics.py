@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule.reporting.display import RichDisplay
+from chainrule.reporting.document import Document, Heading, Paragraph, Table
 from chainrule.utils.validation import check_integer
 
 __all__ = [
@@ -193,8 +195,8 @@ def confusion_matrix(
     return flat.reshape(num_classes, num_classes)
 
 
-@dataclass(frozen=True)
-class ClassificationMetrics:
+@dataclass(frozen=True, repr=False)
+class ClassificationMetrics(RichDisplay):
     """Per-class precision, recall, F1 and support, with their averages.
 
     Arrays have one entry per class, in class-index order. ``macro_*`` is the plain mean over
@@ -318,6 +320,56 @@ class ClassificationMetrics:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        return (
+            f"ClassificationMetrics({len(self.class_names)} classes, "
+            f"{self.total_support:,} samples, accuracy {self.accuracy:.4f}, "
+            f"macro F1 {self.macro_f1:.4f})"
+        )
+
+    def per_class_table(self, digits: int = 4) -> Table:
+        """:meth:`rows` as a document table, the three summary rows in bold."""
+        rows = [
+            (
+                label,
+                *("" if v is None else f"{v:.{digits}f}" for v in (precision, recall, f1)),
+                str(n),
+            )
+            for label, precision, recall, f1, n in self.rows()
+        ]
+        return Table(
+            ("class", "precision", "recall", "F1", "support"),
+            rows,
+            align="lrrrr",
+            bold_rows=frozenset(range(len(self.class_names), len(rows))),
+        )
+
+    def confusion_table(self) -> Table:
+        """The confusion matrix as a document table: a row per true class, a column per
+        predicted one."""
+        names = self.class_names
+        rows = [
+            (name, *(str(int(count)) for count in row))
+            for name, row in zip(names, self.confusion, strict=True)
+        ]
+        return Table(("true / predicted", *names), rows, align="l" + "r" * len(names))
+
+    def to_document(self, fmt: str = "html") -> Document:
+        """The per-class table and the confusion matrix, for a notebook (``RichDisplay``)."""
+        return Document(
+            "Classification metrics",
+            [
+                Paragraph(
+                    f"Accuracy {self.accuracy:.2%} over {self.total_support:,} samples; "
+                    f"macro F1 {self.macro_f1:.4f}."
+                ),
+                self.per_class_table(),
+                Heading("Confusion matrix", 3),
+                Paragraph("Rows are true classes, columns predicted; the diagonal is right."),
+                self.confusion_table(),
+            ],
+        )
 
 
 def per_class_metrics(

@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from chainrule.reporting.display import RichDisplay
 from chainrule.reporting.document import (
     Block,
     Code,
@@ -78,8 +79,8 @@ _STATUS_ORDER = {"finished": 0, "failed": 1, "running": 2, "pending": 3}
 TEXT_MIN_WIDTH = 10
 
 
-@dataclass
-class ComparisonResult:
+@dataclass(repr=False)
+class ComparisonResult(RichDisplay):
     """The comparison: rows best first, the best run, and the files written."""
 
     directory: Path
@@ -100,6 +101,18 @@ class ComparisonResult:
         """The table as a :class:`rich.table.Table`, to print in colour; with ``width`` (the
         console's), it fits that width without cutting a number (see the module docstring)."""
         return _rich_table(self, width)
+
+    def __repr__(self) -> str:
+        best = f", best {self.best['run']!r}" if self.best else ""
+        runs = len(self.rows)
+        return (
+            f"ComparisonResult({str(self.directory)!r}, {runs} run{'s' * (runs != 1)} ranked by "
+            f"{self.metric}{best})"
+        )
+
+    def to_document(self, fmt: str = "html") -> Document:
+        """The ranking and the table, the best run in bold, for a notebook (``RichDisplay``)."""
+        return _table_document(self, best=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -296,15 +309,32 @@ def _render(result: ComparisonResult, fmt: str) -> str:
             writer.writerow(["" if row[h] is None else row[h] for h in result.headers])
         return buffer.getvalue()
     if fmt == "markdown":
-        table = _runs_table(result, result.headers)
-        return to_markdown(Document("", [Paragraph(_sentence(result.ranking.describe())), table]))
+        return to_markdown(_table_document(result))
     from rich.console import Console
 
     table = _rich_table(result)
     console = Console(file=io.StringIO(), width=400, color_system=None)
-    console = Console(file=io.StringIO(), width=console.measure(table).maximum, color_system=None)
+    # force_jupyter=False: in a notebook kernel rich would display the table instead of
+    # writing it to the buffer, and the text would come back empty.
+    console = Console(
+        file=io.StringIO(),
+        width=console.measure(table).maximum,
+        color_system=None,
+        force_jupyter=False,
+    )
     console.print(table)
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+
+
+def _table_document(result: ComparisonResult, best: bool = False) -> Document:
+    """How the runs are ranked, then the table of every run (``best``: its row in bold)."""
+    return Document(
+        "",
+        [
+            Paragraph(_sentence(result.ranking.describe())),
+            _runs_table(result, result.headers, best),
+        ],
+    )
 
 
 def _runs_table(result: ComparisonResult, headers: list[str], best: bool = False) -> Table:

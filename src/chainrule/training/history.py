@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chainrule.utils.atomic import atomic_write_text
+from chainrule.utils.markup import fragment, html_table, line_chart_svg, svg_image
 
 EPOCH_KEYS = (
     "epoch",
@@ -39,7 +40,7 @@ KERAS_NAMES = {
 }
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """Per-epoch logs (one list per key, equal lengths) and the loss of every step."""
 
@@ -86,6 +87,40 @@ class History:
         """The epochs trained, counted from 0 as Keras's ``History.epoch`` counts them
         (``history["epoch"]`` counts from 1, as the progress bar and ``history.csv`` do)."""
         return [int(epoch) - 1 for epoch in self.epochs["epoch"]]
+
+    def __repr__(self) -> str:
+        epochs = len(self)
+        if not epochs:
+            return "History(no epochs)"
+        last = self.last()
+        shown = ", ".join(
+            f"{key} {last[key]:.4g}"
+            for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+            if last.get(key) is not None
+        )
+        return f"History({epochs} epoch{'s' * (epochs != 1)}, last: {shown})"
+
+    def _repr_html_(self) -> str:
+        """The curves (loss, and accuracy where measured) and the table, for Jupyter."""
+        if not len(self):
+            return fragment("<p>History: no epochs yet.</p>")
+        epochs = self.epochs["epoch"]
+        charts = []
+        for quantity in ("loss", "accuracy"):
+            series = {
+                split: self.epochs[f"{key}_{quantity}"]
+                for key, split in (("train", "training"), ("val", "validation"))
+            }
+            if any(value is not None for values in series.values() for value in values):
+                svg = line_chart_svg(epochs, series, quantity)
+                charts.append(svg_image(svg, f"{quantity} per epoch"))
+        keys = [key for key in EPOCH_KEYS if any(v is not None for v in self.epochs[key])]
+        rows = [
+            ["" if value is None else f"{value:.6g}" for value in row]
+            for row in zip(*(self.epochs[key] for key in keys), strict=True)
+        ]
+        table = html_table(keys, rows, align="r" * len(keys))
+        return fragment("<p>" + " ".join(charts) + "</p>\n" + table)
 
     def last(self) -> dict[str, float | None]:
         return {key: values[-1] for key, values in self.epochs.items()} if len(self) else {}

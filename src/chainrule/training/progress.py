@@ -2,10 +2,15 @@
 
 Built on rich, which draws in a terminal and also in Jupyter (as a live-updating output).
 Redrawing costs time, so the bar is updated about 50 times per epoch, not every step.
+
+rich's live display in Jupyter needs the ``ipywidgets`` package; without it rich only warns
+('install "ipywidgets" for Jupyter support') and shows nothing at all, so there the bar falls
+back to one printed line per epoch, which a notebook shows as it comes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from rich.console import Console
@@ -24,12 +29,17 @@ from chainrule.training.callbacks import Callback
 UPDATES_PER_EPOCH = 50
 
 
+def jupyter_widgets() -> bool:
+    """Whether rich can draw a live bar in Jupyter: it needs ``ipywidgets``."""
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 class ProgressBar(Callback):
     """A live bar in terminals and Jupyter; one plain line per epoch anywhere else (logs, CI)."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
-        self.live = self.console.is_terminal or self.console.is_jupyter
+        self.live = self.console.is_terminal or (self.console.is_jupyter and jupyter_widgets())
         # One run's drawing state; ``on_train_begin`` starts it afresh for every fit.
         self.epochs = 0  # the run's epoch count, for "epoch 3/10"
         self.progress: Progress | None = None  # the live display (None when not live)
