@@ -264,3 +264,73 @@ def test_an_output_that_overflows_is_an_error_and_the_json_stays_strict(mnist, t
     nan_result = PredictionResult("x.png", [("0", float("nan"))], [float("nan")], ["0"], images[0])
     with pytest.raises(ValueError, match="NaN or infinity, which JSON cannot carry"):
         format_results([nan_result], as_json=True)
+
+
+# --- a run directory; models of a table -------------------------------------------------------
+
+
+def test_a_run_directory_is_accepted_where_a_model_file_is(mnist, model_path, tmp_path):
+    images, _ = mnist
+    run_dir = model_path.parent  # holds model.safetensors, as a run directory does
+    path = tmp_path / "digit.png"
+    Image.fromarray(255 - images[HELD_OUT][0]).resize((140, 140)).save(path)
+    by_dir = predict_files(run_dir, [path])
+    by_file = predict_files(model_path, [path])
+    assert isinstance(by_dir[0], PredictionResult)
+    assert by_dir[0].probabilities == by_file[0].probabilities
+    with pytest.raises(FileNotFoundError, match="is a directory without a model.safetensors"):
+        predict_files(tmp_path, [path])
+
+
+@pytest.fixture(scope="module")
+def table_model(tmp_path_factory) -> Path:
+    """A model of two features named a and b: class 1 where a + b > 0 (learnable in a blink)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2)) * [1.0, 10.0]  # two units: the stored scaling matters
+    y = (x[:, 0] + x[:, 1] / 10 > 0).astype(np.int64)
+    preprocessing = Preprocessing("standardize").fit(x)
+    model = Sequential([Dense(2), Softmax()], loss="categorical_crossentropy", input_shape=(2,))
+    trainer = Trainer(model, get_optimizer("adam", learning_rate=0.05), epochs=30, progress=False)
+    trainer.fit(preprocessing.transform(x), y)
+    directory = tmp_path_factory.mktemp("table-run")
+    extra = {
+        "preprocessing": preprocessing.to_dict(),
+        "class_names": ["below", "above"],
+        "feature_names": ["a", "b"],
+    }
+    save_model(model, directory / "model.safetensors", extra)
+    return directory
+
+
+def test_a_table_model_predicts_each_row_of_a_csv_by_column_name(table_model, tmp_path):
+    points = tmp_path / "points.csv"
+    points.write_text("b,a,label\n20,1,x\n\n-20,-1,y\n")  # columns in another order, a label
+    results = predict_files(table_model, [points])
+    assert [result.path for result in results] == [f"{points}:2", f"{points}:4"]
+    assert [result.predicted for result in results] == ["above", "below"]
+    assert all(abs(sum(result.probabilities) - 1) < 1e-6 for result in results)
+    assert format_results(results).splitlines()[0].startswith(f"{points}:2  above ")
+
+
+def test_a_table_model_given_an_image_says_what_it_takes(table_model, tmp_path):
+    with pytest.raises(ValueError, match=r"the model takes 2 features, not an image; give its "
+                                         r"points as a CSV file with the columns a, b"):  # fmt: skip
+        predict_files(table_model, [tmp_path / "digit.png"])
+    with pytest.raises(ValueError, match="model takes 2 features .a table., not images"):
+        Predictor(table_model)
+    with pytest.raises(ValueError, match="--explain-image draws an image's preprocessing"):
+        predict_files(table_model, [tmp_path / "p.csv"], explain_image=tmp_path / "x.png")
+
+
+def test_a_bad_csv_of_points_is_an_error_naming_its_line(table_model, tmp_path):
+    points = tmp_path / "bad.csv"
+    points.write_text("a,b\n1,2\n3,x\n")
+    (result,) = predict_files(table_model, [points])
+    assert isinstance(result, PredictionError)
+    assert result.message == "line 3, column 2 ('b'): 'x' is not a finite number"
+
+
+def test_an_image_model_given_a_csv_says_it_reads_images(model_path, tmp_path):
+    (result,) = predict_files(model_path, [tmp_path / "points.csv"])
+    assert isinstance(result, PredictionError)
+    assert "a CSV file holds points, but this model reads 28×28 images" in result.message

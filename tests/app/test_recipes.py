@@ -307,3 +307,64 @@ def test_a_big_bad_value_is_echoed_short(tmp_path):
     hidden = "model: {hidden: [" + ", ".join(["x"] * 10_000) + "]}\n"
     with pytest.raises(RecipeError, match=r"; and 9997 more problems$"):
         load_recipe(write(tmp_path, hidden))
+
+
+# --- your own data and the built-in 2-D sets -----------------------------------------------------
+
+
+def test_a_toy_set_s_settings_are_data_keys_and_every_default_is_written_in():
+    recipe = parse_recipe({"data": {"dataset": "spirals", "turns": 2.0}})
+    data = recipe.data
+    assert (data.turns, data.n, data.noise, data.classes) == (2.0, 600, 0.03, 2)
+    assert data.margin is None and data.centers is None  # settings of other sets stay unset
+    assert recipe.build_model().input_shape == (2,)
+    assert recipe.default_outputs() == 2
+    blobs = parse_recipe({"data": {"dataset": "blobs", "centers": 5}})
+    assert blobs.build_model().output_shape == (5,)
+
+
+def test_the_data_keys_cover_every_setting_of_every_toy_set():
+    from chainrule.app.recipes import TOY_KEYS, DataConfig
+    from chainrule.data import TOY_DATASETS
+
+    settings = {param.name for toy in TOY_DATASETS.values() for param in toy.params}
+    assert settings == set(TOY_KEYS) <= set(DataConfig.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"dataset": "moons", "factor": 0.3},
+            "data.factor is not a setting of moons; its settings: data.n, data.noise",
+        ),
+        ({"dataset": "moons", "noise": -0.5}, "data.noise must be a number >= 0.0, got -0.5"),
+        ({"dataset": "moons", "n": 2}, "data.n must be an integer from 4 to 1000000, got 2"),
+        ({"dataset": "blobs", "centers": 5, "n": 9}, "data.n must be at least 10 (two points"),
+        (
+            {"dataset": "mnist", "noise": 0.1},
+            "data.noise is a setting of the built-in 2-D datasets (xor, moons, circles, spirals, "
+            "blobs), not of 'mnist'; remove it",
+        ),
+        (
+            {"dataset": "moons", "label_column": "y"},
+            "data.label_column='y' would be ignored: it applies to a .csv file",
+        ),
+        (
+            {"dataset": "arrays.npz", "test_file": "t.csv"},
+            "data.test_file='t.csv' would be ignored: it applies to a .csv file",
+        ),
+        ({"dataset": "moons", "n": 10.5}, "data.n: Input should be a valid integer"),
+        ({"dataset": "moons", "test_fraction": 1.0}, "data.test_fraction: Input should be less"),
+    ],
+)
+def test_bad_data_keys_name_the_key(data, message):
+    with pytest.raises(RecipeError) as error:
+        parse_recipe({"data": data}, source="r.yaml")
+    assert message in str(error.value)
+    assert str(error.value).startswith("r.yaml: ")
+
+
+def test_a_resolved_toy_recipe_reads_back():
+    recipe = parse_recipe({"data": {"dataset": "xor", "noise": 0.2}})
+    assert parse_recipe(recipe.model_dump()) == recipe

@@ -1,6 +1,9 @@
 """A whole run on real digits: the run directory, its files, and what can be done with them."""
 
+import base64
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,3 +223,144 @@ def test_evaluate_on_a_folder_whose_test_split_lacks_the_last_class(run, digits_
     result = evaluate_model(run.directory / "model.safetensors", dataset=str(tmp_path))
     assert result["examples"] == int(keep.sum())
     assert len(result["per_class"]["classes"]) == 10
+
+
+# --- your own data: the built-in 2-D sets, CSV and NPZ files ----------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.mark.parametrize(("name", "target"), [("xor", 0.99), ("moons", 0.97), ("spirals", 0.95)])
+def test_the_shipped_2d_recipes_reach_their_test_accuracy(name, target, tmp_path):
+    from chainrule.app.recipes import load_recipe
+
+    result = train_recipe(
+        load_recipe(SHIPPED / f"{name}.yaml"),
+        out_dir=tmp_path / name,
+        progress=False,
+        figures=False,
+    )
+    assert result.metrics["test_accuracy"] >= target
+    assert result.metrics["test_examples"] == 200  # 20% of the recipe's 1000 points
+
+
+def write_points(path, n=300, seed=0, names=("ring", "core")):
+    from chainrule.data import toy_dataset
+
+    x, y = toy_dataset("circles", n=n, seed=seed)
+    rows = "".join(f"{a},{b},{names[label]}\n" for (a, b), label in zip(x, y, strict=True))
+    path.write_text("width,height,label\n" + rows)
+    return path
+
+
+def table_recipe(dataset, **data):
+    return parse_recipe(
+        {
+            "name": "points",
+            "data": {"dataset": str(dataset), "preprocessing": "standardize", **data},
+            "model": {"hidden": [16], "activation": "tanh"},
+            "training": {"optimizer": {"name": "adam", "learning_rate": 0.02}, "epochs": 15},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("csv-run")
+    points = write_points(directory / "points.csv")
+    return train_recipe(table_recipe(points), out_dir=directory / "run", progress=False)
+
+
+def test_a_csv_run_draws_the_boundary_and_no_image_figures(csv_run):
+    figures = {path.stem for path in (csv_run.directory / "figures").glob("*.png")}
+    assert figures == {"history", "confusion_matrix", "boundary"}
+    report = (csv_run.directory / "report.md").read_text()
+    assert "## Decision boundary" in report and "figures/boundary.png" in report
+    metrics = csv_run.metrics
+    assert metrics["class_names"] == ["core", "ring"]
+    assert metrics["test_examples"] == 60 and metrics["dataset"] == "points"  # 20% held out
+    assert metrics["test_accuracy"] > 0.9
+
+
+def test_a_table_model_file_keeps_its_statistics_and_feature_names(csv_run):
+    from chainrule.data.preprocessing import Preprocessing
+
+    _, extra = load_model(csv_run.directory / "model.safetensors")
+    preprocessing = Preprocessing.from_dict(extra["preprocessing"])
+    assert preprocessing.describe_input() == "2 features"
+    assert extra["feature_names"] == ["width", "height"]
+    # the per-feature statistics are those of the training rows
+    assert np.shape(preprocessing.standardizer.mean) == (2,)
+
+
+def test_evaluate_a_csv_run_on_its_own_held_out_split_and_on_a_new_file(csv_run, tmp_path):
+    own = evaluate_model(csv_run.directory)  # a run directory, the model's own data
+    assert own["examples"] == 60
+    assert own["accuracy"] == pytest.approx(csv_run.metrics["test_accuracy"])
+    new = write_points(tmp_path / "new.csv", n=100, seed=9)
+    other = evaluate_model(csv_run.directory, dataset=str(new))  # all of it is test data
+    assert other["examples"] == 100 and other["accuracy"] > 0.85
+    flipped = write_points(tmp_path / "other.csv", n=20, names=("ring", "edge"))
+    with pytest.raises(ValueError, match="class 'edge' is not one the model knows"):
+        evaluate_model(csv_run.directory, dataset=str(flipped))
+
+
+def test_replot_redraws_the_boundary_from_the_recipe_s_data(csv_run):
+    boundary = csv_run.directory / "figures" / "boundary.png"
+    boundary.unlink()
+    replot(csv_run.directory)
+    assert boundary.is_file()
+    assert not (csv_run.directory / "figures" / "weights.png").exists()
+
+
+def test_an_npz_without_test_arrays_holds_out_the_test_fraction_and_wide_tables_train(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 9))  # nine features: a 3x3 square, yet not an image
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)
+    np.savez(tmp_path / "wide.npz", x_train=x, y_train=y)
+    recipe = table_recipe(tmp_path / "wide.npz", test_fraction=0.25, preprocessing="scale")
+    result = train_recipe(recipe, out_dir=tmp_path / "run", progress=False)
+    assert result.metrics["test_examples"] == 50
+    figures = {path.stem for path in (result.directory / "figures").glob("*.png")}
+    assert figures == {"history", "confusion_matrix"}  # no boundary for 9 features, no images
+
+
+def test_the_test_split_depends_on_the_data_seed_not_the_model_seed():
+    from chainrule.app.run import prepare_data
+
+    def held_out(seed, data_seed):
+        recipe = table_recipe("moons", n=200, seed=data_seed).model_copy(update={"seed": seed})
+        return prepare_data(recipe, progress=False).test_images
+
+    first = held_out(0, 0)
+    assert first.shape == (40, 2)
+    np.testing.assert_array_equal(held_out(1, 0), first)  # another model seed: the same test
+    assert not np.array_equal(held_out(0, 1), first)  # another data seed: other points
+
+
+def test_image_figures_stay_for_uint8_images_from_an_npz(digits_dir, tmp_path):
+    from chainrule.data import read_idx
+
+    images = read_idx(digits_dir / "train-images-idx3-ubyte.gz")[:100]
+    labels = read_idx(digits_dir / "train-labels-idx1-ubyte.gz")[:100].astype(np.int64)
+    np.savez(tmp_path / "digits.npz", x_train=images, y_train=labels)
+    recipe = table_recipe(tmp_path / "digits.npz", preprocessing="scale", validation_fraction=0.0)
+    recipe.training.epochs = 1
+    result = train_recipe(recipe, out_dir=tmp_path / "run", progress=False)
+    figures = {path.stem for path in (result.directory / "figures").glob("*.png")}
+    assert {"weights", "samples"} <= figures and "boundary" not in figures
+
+
+def test_a_run_shows_its_report_in_a_notebook_figures_inline(run, html_text):
+    accuracy = run.metrics["test_accuracy"]
+    assert repr(run) == f"RunResult({str(run.directory)!r}, test accuracy {accuracy:.2%}, 3 epochs)"
+    page = run._repr_html_()
+    text = html_text(page)
+    assert text.startswith("digits Result Test accuracy")
+    assert "Training history" in text and "Test set: confusion matrix" in text
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert len(images) >= 4 and all(src.startswith("data:image/png;base64,") for src in images)
+    history_png = (run.directory / "figures" / "history.png").read_bytes()
+    assert base64.b64encode(history_png).decode() in page  # the run's own figure, inline
+    markdown = run._repr_markdown_()
+    assert markdown.startswith("# digits\n") and "](data:image/png;base64," in markdown

@@ -90,9 +90,65 @@ def test_images_of_another_size_are_rejected_naming_both_shapes():
         preprocessing.transform(np.zeros((3, 20, 20), np.uint8))
 
 
-def test_fit_rejects_flat_input():
-    with pytest.raises(ValueError, match=r"\(n, h, w\)"):
-        Preprocessing().fit(np.zeros((4, 784), np.uint8))
+def test_fit_rejects_what_is_neither_images_nor_a_table():
+    for shape in [(4,), (4, 1, 28, 28), (0, 28, 28), (0, 3)]:
+        with pytest.raises(ValueError, match=r"grey images \(n, h, w\) or a table"):
+            Preprocessing().fit(np.zeros(shape, np.uint8))
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def table(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    # Columns in very different units: what per-feature statistics are for.
+    return np.column_stack([rng.normal(5.0, 2.0, n), rng.uniform(-1000, 3000, n), np.full(n, 7.0)])
+
+
+def test_a_table_is_scaled_feature_by_feature_to_the_unit_interval_with_training_extremes():
+    train, test = table(), table(seed=1)
+    preprocessing = Preprocessing("scale").fit(train)
+    assert not preprocessing.is_images and preprocessing.input_shape == (3,)
+    x = preprocessing.transform(train)
+    assert x.dtype == np.float32 and x.shape == (50, 3)
+    np.testing.assert_allclose(x[:, :2].min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(x[:, :2].max(axis=0), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(x[:, 2], 0.0)  # a constant column is only shifted
+    low, high = train.min(axis=0), train.max(axis=0)
+    expected = (test[:, :2] - low[:2]) / (high[:2] - low[:2])
+    np.testing.assert_allclose(preprocessing.transform(test)[:, :2], expected, rtol=1e-5)
+
+
+def test_a_table_is_standardized_per_feature():
+    train = table()
+    x = Preprocessing("standardize").fit(train).transform(train, np.float64)
+    np.testing.assert_allclose(x[:, :2].mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(x[:, :2].std(axis=0), 1.0, rtol=1e-9)
+
+
+def test_a_table_s_statistics_replay_from_json():
+    train, test = table(), table(seed=2)
+    for kind in ("scale", "standardize", "none"):
+        fitted = Preprocessing(kind).fit(train)
+        stored = json.loads(json.dumps(fitted.to_dict()))
+        assert stored["input"] == "table" and stored["features"] == 3
+        replayed = Preprocessing.from_dict(stored)
+        np.testing.assert_array_equal(replayed.transform(test), fitted.transform(test))
+        assert replayed.describe_input() == "3 features"
+
+
+def test_a_table_of_another_width_or_as_images_is_refused():
+    preprocessing = Preprocessing("scale").fit(table())
+    with pytest.raises(ValueError, match=r"expected a table of 3 features \(n, 3\), got shape"):
+        preprocessing.transform(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="data.shape: image needs images"):
+        Preprocessing("scale", "image").fit(table())
+
+
+def test_model_files_written_before_tables_still_read_as_images():
+    old = {"kind": "scale", "shape": "flat", "image_shape": [28, 28], "standardizer": None}
+    preprocessing = Preprocessing.from_dict(old)
+    assert preprocessing.is_images and preprocessing.input_shape == (784,)
 
 
 def test_unknown_kind_or_shape_lists_the_valid_ones():

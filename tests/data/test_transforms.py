@@ -10,6 +10,7 @@ import pytest
 
 from chainrule.data.idx import read_idx
 from chainrule.data.transforms import (
+    MinMaxScaler,
     Standardizer,
     _warp,
     augment,
@@ -17,6 +18,7 @@ from chainrule.data.transforms import (
     one_hot,
     scale,
     to_images,
+    train_test_split,
     train_val_split,
 )
 
@@ -174,6 +176,16 @@ def test_split_needs_enough_samples():
         train_val_split(np.zeros(4), np.arange(3), 0.5, rng=0)
 
 
+def test_train_test_split_returns_the_rows_of_the_stratified_split():
+    labels = np.repeat(np.arange(2), [60, 40])
+    x = np.arange(200, dtype=np.float32).reshape(100, 2)
+    x_train, y_train, x_test, y_test = train_test_split(x, labels, 0.25, rng=3)
+    train_idx, test_idx = train_val_split(x, labels, 0.25, rng=3)
+    np.testing.assert_array_equal(x_test, x[test_idx])
+    np.testing.assert_array_equal(y_train, labels[train_idx])
+    assert len(x_train) == 75 and np.bincount(y_test).tolist() == [15, 10]
+
+
 # --- shapes -----------------------------------------------------------------------------------
 
 
@@ -235,3 +247,27 @@ def test_quarter_turn_matches_numpy_rot90():
 def test_augment_rejects_flat_inputs():
     with pytest.raises(ValueError, match="use to_images"):
         augment(np.zeros((3, 784)), rng=0)
+
+
+# --- min-max scaling of tables -------------------------------------------------------------------
+
+
+def test_min_max_scaler_maps_each_training_column_onto_zero_one():
+    train = np.array([[0.0, 10.0, 3.0], [4.0, 30.0, 3.0], [2.0, 20.0, 3.0]])
+    scaler = MinMaxScaler().fit(train)
+    np.testing.assert_allclose(scaler.transform(train), [[0, 0, 0], [1, 1, 0], [0.5, 0.5, 0]])
+    # New points outside the training range are not clipped: they are new.
+    np.testing.assert_allclose(scaler.transform(np.array([[8.0, 0.0, 4.0]])), [[2, -0.5, 1]])
+
+
+def test_min_max_scaler_round_trips_and_checks_its_input():
+    scaler = MinMaxScaler().fit(np.array([[1.0, 2.0], [3.0, 5.0]]))
+    again = MinMaxScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    x = np.array([[2.0, 3.0]])
+    np.testing.assert_array_equal(again.transform(x), scaler.transform(x))
+    with pytest.raises(ValueError, match="fitted on 2 features, got a batch of shape"):
+        scaler.transform(np.zeros((1, 3)))
+    with pytest.raises(RuntimeError, match="before fit"):
+        MinMaxScaler().transform(x)
+    with pytest.raises(ValueError, match="ranges must be positive"):
+        MinMaxScaler.from_dict({"minimum": [0.0], "range": [0.0]})

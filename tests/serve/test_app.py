@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -37,16 +39,33 @@ def easy_digits(mnist, served_model):
     return [(images[5000 + i], int(labels[5000 + i])) for i in confident[:5]]
 
 
-def test_the_page_and_its_static_files_are_served_without_anything_external(client):
-    page = client.get("/")
+#: Each page of chainrule serve: its path, its title in the nav and a mark of its own HTML.
+PAGES = [
+    ("/", "Draw a digit", '<canvas id="pad"'),
+    ("/step", "Step through backprop", '<div id="drawing"'),
+    ("/playground", "Playground", '<canvas id="boundary"'),
+]
+
+
+@pytest.mark.parametrize(("path", "title", "mark"), PAGES)
+def test_each_page_and_its_files_are_served_without_anything_external(client, path, title, mark):
+    page = client.get(path)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert '<canvas id="pad"' in page.text
+    assert mark in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
-    for asset, kind in [("app.js", "javascript"), ("style.css", "text/css")]:
-        response = client.get(f"/static/{asset}")
-        assert response.status_code == 200 and kind in response.headers["content-type"]
-        assert "http://" not in response.text and "https://" not in response.text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert "/static/style.css" in assets  # the shared look: header, nav, panels, buttons
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", response.text))
+        assert urls <= {"http://www.w3.org/2000/svg"}, (asset, urls)  # SVG's namespace
     assert "http" not in page.text.replace("http-equiv", "")
+    # the same nav on every page, its own page marked current
+    nav = re.search(r'<nav class="pages"[^>]*>(.*?)</nav>', page.text, re.S).group(1)
+    links = re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', nav)
+    assert [(href, text) for href, _, text in links] == [(p, t) for p, t, _ in PAGES]
+    assert [text for _, current, text in links if current] == [title]
 
 
 def test_models_lists_each_model_with_its_layers(client, served_model):
@@ -119,13 +138,13 @@ def test_an_unknown_model_is_a_404_that_lists_the_models(client, easy_digits, dr
 
 
 def test_an_oversized_body_is_refused(client):
-    response = client.post("/api/predict", content=b"x" * (8 * 1024 * 1024 + 1))
+    from chainrule.serve.app import MAX_IMAGE_BYTES
+
+    response = client.post("/api/predict", content=b"x" * (MAX_IMAGE_BYTES + 1))
     assert response.status_code == 413
 
 
 def test_bad_model_arguments_fail_before_serving(tmp_path):
-    with pytest.raises(ValueError, match="at least one model"):
-        create_app([])
     with pytest.raises(FileNotFoundError, match="model file not found"):
         create_app([tmp_path / "missing.safetensors"])
     with pytest.raises(FileNotFoundError, match="directory without a model.safetensors"):
@@ -174,30 +193,12 @@ def test_run_refuses_a_bad_model_file_before_binding_or_announcing(tmp_path, cap
 
 def test_a_chunked_body_over_the_limit_is_refused(client):
     def chunks():  # no Content-Length: the size is known only while reading
-        for _ in range(9):
+        for _ in range(33):
             yield b"x" * 2**20
 
     response = client.post("/api/predict", content=chunks())
     assert response.status_code == 413
-    assert "over 8 MiB" in response.json()["error"]
-
-
-def test_a_body_is_read_no_further_than_the_limit():
-    import asyncio
-
-    from starlette.requests import Request
-
-    from chainrule.serve.app import _read_body
-
-    received = []
-
-    async def receive():  # an endless upload, 8 bytes a message
-        received.append(8)
-        return {"type": "http.request", "body": b"x" * 8, "more_body": True}
-
-    request = Request({"type": "http", "method": "POST", "headers": []}, receive)
-    assert asyncio.run(_read_body(request, limit=20)) is None
-    assert sum(received) == 24  # the third message passed 20 bytes; nothing more was read
+    assert "over 32 MiB" in response.json()["error"]
 
 
 def test_a_client_that_leaves_mid_body_is_let_go_without_a_traceback(served_model, caplog):
@@ -243,4 +244,61 @@ def test_a_client_that_leaves_mid_body_is_let_go_without_a_traceback(served_mode
     assert not thread.is_alive()
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert problems == [], [r.getMessage() for r in problems]
-    assert any(r.name == "chainrule.serve.app" for r in caplog.records)
+    assert any(r.name == "chainrule.serve.limits" for r in caplog.records)
+
+
+def test_without_a_model_the_pages_are_served_and_predict_says_how_to_give_one():
+    with TestClient(create_app([])) as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/playground").status_code == 200
+        assert client.get("/api/models").json() == {"models": []}
+        response = client.post("/api/predict", content=b"anything")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("no model is being served: start the server")
+
+
+def test_a_photo_is_predicted_with_its_preprocessing_stages(client, easy_digits, phone_photo):
+    from chainrule.data.images import STEP_TITLES, decode_image, to_mnist
+    from chainrule.serve.app import STAGE_SIZE
+
+    image, label = easy_digits[0]
+    photo = phone_photo(image)
+    response = client.post(
+        "/api/predict?stages=1", content=photo, headers={"content-type": "image/jpeg"}
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["prediction"] == str(label)
+    digit, steps = to_mnist(decode_image(photo), return_steps=True)
+    assert np.array_equal(np.array(answer["input"]), digit)  # what predict sees, exactly
+    stages = answer["stages"]
+    assert [(s["name"], s["title"]) for s in stages] == list(STEP_TITLES.items())
+    for stage in stages:
+        assert stage["png"].startswith("data:image/png;base64,")
+        shown = Image.open(io.BytesIO(base64.b64decode(stage["png"].split(",", 1)[1])))
+        assert shown.size == (stage["width"], stage["height"])
+        assert max(shown.size) <= STAGE_SIZE
+        original = steps[stage["name"]]
+        if max(original.shape[:2]) <= STAGE_SIZE:  # small stages are sent as they are
+            assert np.array_equal(np.asarray(shown), original)
+        else:  # large ones scaled down, the aspect ratio kept
+            ratio = original.shape[1] / original.shape[0]
+            assert abs(shown.width / shown.height - ratio) < 0.02
+    # without ?stages the answer stays small
+    assert "stages" not in client.post("/api/predict", content=photo).json()
+
+
+def test_a_host_other_than_this_machine_is_warned_about(served_model, capsys, monkeypatch):
+    import uvicorn
+
+    from chainrule.serve.app import listen, run
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    for host, warned in [("127.0.0.1", False), ("0.0.0.0", True)]:
+        probe = listen(host, 0)
+        port = probe.getsockname()[1]
+        probe.close()
+        run([served_model], host=host, port=port)
+        err = capsys.readouterr().err
+        assert err.endswith(f"chainrule serve: open http://{host}:{port}/ (Ctrl+C to stop)\n")
+        assert ("warning: listening on 0.0.0.0, so other machines can reach" in err) is warned

@@ -1,83 +1,31 @@
 """End to end in a real headless Chromium: draw a "1" with the mouse, watch the page answer.
 
-Needs Debian's ``chromium`` (/usr/bin/chromium) and Playwright for Python, which drives that
-browser as it is (``playwright install`` is never needed); skipped without either.
+The browser (Debian's Chromium, driven by Playwright) and the server come from
+``conftest.py``'s ``browser_page`` and ``live_server``; skipped without Playwright or Chromium.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed"
-)
-uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
 
 @pytest.fixture(scope="module")
-def server_url(served_model):
+def server_url(served_model, live_server):
     """The app under uvicorn in a thread on 127.0.0.1 (two models, so the picker shows)."""
     from chainrule.serve.app import create_app
 
-    app = create_app([served_model, served_model / "model.safetensors"])
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}/"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with live_server(create_app([served_model, served_model / "model.safetensors"])) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def page(server_url):
-    if not CHROMIUM.is_file() and not shutil.which("chromium"):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (Debian package 'chromium')")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.is_file() else shutil.which("chromium")),
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.set_default_timeout(10_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(server_url)
-            yield page
-            assert not errors, f"JavaScript errors on the page: {errors}"
-        finally:
-            browser.close()
+def page(server_url, browser_page):
+    with browser_page(server_url, {"width": 1100, "height": 800}) as page:
+        yield page
 
 
 def draw(page, points: list[tuple[float, float]], steps: int = 6) -> None:

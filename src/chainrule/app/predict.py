@@ -1,4 +1,7 @@
-"""Predict your own handwritten digits with a saved model (``chainrule predict``).
+"""Predict your own handwritten digits, or your own points, with a saved model
+(``chainrule predict``).
+
+The model is a model file or a run directory holding ``model.safetensors``.
 
 Each image file goes through MNIST's own preprocessing (:func:`chainrule.data.images.to_mnist`:
 ink made white on black, paper removed, cropped, scaled to 20 px, centred by mass in 28×28),
@@ -10,6 +13,14 @@ model file), then the model. A file that cannot be read or holds no ink becomes 
     >>> print(format_results(results))
     three.png  3 97.1%  5 1.6%  8 0.9%
     seven.jpg  7 88.0%  1 9.2%  2 1.1%
+
+A model trained on a table (a CSV or NPZ file, a 2-D toy set) reads points instead: each
+``.csv`` file gives one prediction per row, from the columns the model was trained on (a label
+column, or any other, is ignored)::
+
+    >>> print(format_results(predict_files("runs/moons", ["points.csv"])))
+    points.csv:2  1 99.2%  0 0.8%
+    points.csv:3  0 97.5%  1 2.5%
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ import numpy as np
 
 from chainrule.data.images import MNIST_SIZE, STEP_TITLES, ImageError, load_image, to_mnist
 from chainrule.data.preprocessing import Preprocessing
-from chainrule.nn.model import load_model
+from chainrule.data.tabular import parse_csv_features, read_csv_text
+from chainrule.nn.model import Sequential, load_model
 from chainrule.training.trainer import float_warnings_off
 from chainrule.utils.validation import check_integer
 
@@ -32,6 +44,46 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 EXPLAIN_FORMATS = ("png", "svg", "pdf")
+MODEL_FILE = "model.safetensors"
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A model file, or a run directory holding ``model.safetensors``."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / MODEL_FILE
+        if not candidate.is_file():
+            raise FileNotFoundError(
+                f"{path} is a directory without a {MODEL_FILE}; give a run directory written "
+                "by `chainrule train` (a finished run) or a model file"
+            )
+        return candidate
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    return path
+
+
+def load_trained(path: str | Path) -> tuple[Path, Sequential, dict[str, Any], Preprocessing]:
+    """(model file, model, its metadata, its stored preprocessing) of a file or run directory."""
+    resolved = resolve_model_path(path)
+    model, extra = load_model(resolved)
+    if "preprocessing" not in extra:
+        raise ValueError(
+            f"{resolved}: the model file has no stored preprocessing; models written by "
+            "`chainrule train` carry it"
+        )
+    return resolved, model, extra, Preprocessing.from_dict(extra["preprocessing"])
+
+
+def _class_names(model: Sequential, extra: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(one sigmoid output?, the class names: stored, else 0, 1, ...)."""
+    outputs = int(np.prod(model.output_shape))
+    binary = outputs == 1
+    count = 2 if binary else outputs
+    names = extra.get("class_names")
+    if isinstance(names, list) and len(names) == count:
+        return binary, [str(name) for name in names]
+    return binary, [str(index) for index in range(count)]
 
 
 @dataclass
@@ -77,14 +129,14 @@ class Predictor:
     """
 
     def __init__(self, model_path: str | Path) -> None:
-        self.path = Path(model_path)
-        self.model, extra = load_model(self.path)
-        if "preprocessing" not in extra:
+        self.path, self.model, extra, self.preprocessing = load_trained(model_path)
+        if not self.preprocessing.is_images:
             raise ValueError(
-                f"{self.path}: the model file has no stored preprocessing; models written by "
-                "`chainrule train` carry it"
+                f"{self.path}: the model takes {self.preprocessing.describe_input()} (a table), "
+                "not images; give its points as a CSV file with the columns "
+                f"{', '.join(_feature_names(extra, self.preprocessing))} "
+                "(chainrule predict RUN_DIR points.csv)"
             )
-        self.preprocessing = Preprocessing.from_dict(extra["preprocessing"])
         if self.preprocessing.image_shape != (MNIST_SIZE, MNIST_SIZE) or tuple(
             self.model.input_shape
         ) != tuple(self.preprocessing.input_shape):
@@ -95,14 +147,7 @@ class Predictor:
                 "images; predicting handwriting needs a model trained on 28×28 digits "
                 "(MNIST-format data)"
             )
-        outputs = int(np.prod(self.model.output_shape))
-        self.binary = outputs == 1
-        count = 2 if self.binary else outputs
-        names = extra.get("class_names")
-        if isinstance(names, list) and len(names) == count:
-            self.class_names = [str(name) for name in names]
-        else:
-            self.class_names = [str(index) for index in range(count)]
+        self.binary, self.class_names = _class_names(self.model, extra)
 
     def inputs(self, digits: np.ndarray) -> np.ndarray:
         """uint8 digits (n, 28, 28) → the model's inputs, normalized as in training."""
@@ -150,6 +195,75 @@ class Predictor:
         return [(self.class_names[i], float(probabilities[i])) for i in order]
 
 
+def _feature_names(extra: dict[str, Any], preprocessing: Preprocessing) -> list[str]:
+    names = extra.get("feature_names")
+    count = int(preprocessing.features or 0)
+    if isinstance(names, list) and len(names) == count:
+        return [str(name) for name in names]
+    return [f"x{i + 1}" for i in range(count)]
+
+
+class TablePredictor:
+    """A saved model of a table (n, features) with its stored preprocessing: points → class
+    probabilities. The features are read by name from a CSV file (``feature_names``)."""
+
+    def __init__(self, model_path: str | Path) -> None:
+        self.path, self.model, extra, self.preprocessing = load_trained(model_path)
+        if self.preprocessing.is_images:
+            raise ValueError(f"{self.path}: the model reads images, not a table of features")
+        self.feature_names = _feature_names(extra, self.preprocessing)
+        self.binary, self.class_names = _class_names(self.model, extra)
+
+    def probabilities(self, points: np.ndarray) -> np.ndarray:
+        """(n, classes) probabilities of raw points (n, features)."""
+        with float_warnings_off():
+            x = self.preprocessing.transform(points, self.model.dtype)
+            output = self.model.predict_proba(x).reshape(len(points), -1).astype(np.float64)
+        return np.column_stack([1.0 - output[:, 0], output[:, 0]]) if self.binary else output
+
+    def top(self, probabilities: np.ndarray, count: int) -> list[tuple[str, float]]:
+        order = np.argsort(-probabilities, kind="stable")[:count]
+        return [(self.class_names[i], float(probabilities[i])) for i in order]
+
+
+def predict_points(
+    model_path: str | Path, paths: Sequence[str | Path], top: int = 3
+) -> list[PredictionResult | PredictionError]:
+    """Predict every row of each CSV file with a table model; one result per row, named
+    ``file:line``, or one error per file that cannot be read."""
+    predictor = TablePredictor(model_path)
+    results: list[PredictionResult | PredictionError] = []
+    for path in paths:
+        if Path(path).suffix.lower() != ".csv":
+            raise ValueError(
+                f"{path}: the model takes {predictor.preprocessing.describe_input()}, not an "
+                f"image; give its points as a CSV file with the columns "
+                f"{', '.join(predictor.feature_names)}"
+            )
+        try:
+            points, lines = parse_csv_features(
+                read_csv_text(path), str(path), predictor.feature_names
+            )
+        except (OSError, ValueError) as error:
+            results.append(PredictionError(str(path), str(error).removeprefix(f"{path}: ")))
+            continue
+        for point, line, p in zip(points, lines, predictor.probabilities(points), strict=True):
+            name = f"{path}:{line}"
+            if not np.isfinite(p).all():
+                results.append(PredictionError(name, "the model's output is NaN or infinite"))
+                continue
+            results.append(
+                PredictionResult(
+                    path=name,
+                    top=predictor.top(p, top),
+                    probabilities=[float(value) for value in p],
+                    class_names=list(predictor.class_names),
+                    digit=point,
+                )
+            )
+    return results
+
+
 def predict_files(
     model_path: str | Path,
     paths: Sequence[str | Path],
@@ -157,6 +271,9 @@ def predict_files(
     explain_image: str | Path | None = None,
 ) -> list[PredictionResult | PredictionError]:
     """Predict each image file; one result or error per path, in order.
+
+    ``model_path`` is a model file or a run directory. A model trained on a table predicts
+    the rows of CSV files instead (``predict_points``; no ``explain_image`` there).
 
     ``explain_image`` (``.png``, ``.svg`` or ``.pdf``) receives a figure of every successful
     file's preprocessing steps, one row each, written atomically; no file is written when no
@@ -168,10 +285,25 @@ def predict_files(
         _explain_format(explain_image)
     if isinstance(paths, str | Path):
         paths = [paths]
+    _, _, _, preprocessing = load_trained(model_path)
+    if not preprocessing.is_images:
+        if explain_image is not None:
+            raise ValueError(
+                "--explain-image draws an image's preprocessing steps; this model reads "
+                f"{preprocessing.describe_input()}"
+            )
+        return predict_points(model_path, paths, top)
     predictor = Predictor(model_path)
     results: list[PredictionResult | PredictionError | None] = []
     loaded: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
     for index, path in enumerate(paths):
+        if Path(path).suffix.lower() == ".csv":
+            results.append(
+                PredictionError(
+                    str(path), "a CSV file holds points, but this model reads 28×28 images"
+                )
+            )
+            continue
         try:
             loaded[index] = to_mnist(load_image(path), return_steps=True)
         except ImageError as error:
@@ -278,7 +410,11 @@ __all__ = [
     "PredictionError",
     "PredictionResult",
     "Predictor",
+    "TablePredictor",
     "format_results",
+    "load_trained",
     "plot_steps",
     "predict_files",
+    "predict_points",
+    "resolve_model_path",
 ]

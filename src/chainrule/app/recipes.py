@@ -54,6 +54,8 @@ from pydantic import (
     model_validator,
 )
 
+from chainrule.data.load import dataset_kind
+from chainrule.data.toy import TOY_DATASETS, get_toy, toy_class_names
 from chainrule.nn.init import INITIALIZERS, get_initializer
 from chainrule.nn.layers import (
     ACTIVATIONS,
@@ -113,7 +115,22 @@ def _positive_integers(value: list[int] | None, what: str) -> list[int] | None:
 SHORTHAND_KEYS = ("activation", "init", "bias_init", "dropout", "outputs")
 
 
+#: The settings of the built-in 2-D sets, each a ``data.`` key (``TOY_DATASETS`` says which
+#: set takes which; a test checks this list covers them all).
+TOY_KEYS = ("n", "noise", "margin", "factor", "classes", "turns", "centers")
+
+
 class DataConfig(Strict):
+    """``dataset``: a registered name (mnist, fashion-mnist, kmnist), a folder of IDX files, a
+    ``.csv`` or ``.npz`` file of your own, or a built-in 2-D set (xor, moons, circles, spirals,
+    blobs) whose settings are the keys ``n``, ``noise``, ... (see ``chainrule.data.toy``).
+
+    Data without a test split (a CSV without ``test_file``, a toy set, an NPZ without
+    ``x_test``) hold out ``test_fraction`` of their examples as the test split, stratified and
+    seeded with ``seed`` (the data's own seed, also the toy set's: a sweep over the recipe's
+    seed trains on the same points); the validation split then comes out of the rest.
+    """
+
     dataset: str = "mnist"
     data_dir: str | None = None
     preprocessing: Literal["scale", "standardize", "none"] = "scale"
@@ -122,6 +139,68 @@ class DataConfig(Strict):
     binary_target: int | None = Field(None, ge=0)
     train_limit: int | None = Field(None, ge=1)
     augment: bool = False
+    label_column: str = "label"
+    test_file: str | None = None
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+    n: int | None = None
+    noise: float | None = None
+    margin: float | None = None
+    factor: float | None = None
+    classes: int | None = None
+    turns: float | None = None
+    centers: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """What ``dataset`` names: registered, idx-folder, csv, npz or toy."""
+        return dataset_kind(self.dataset)
+
+    def toy_settings(self) -> dict[str, int | float]:
+        """The toy set's settings that the recipe gives (all of them, once validated)."""
+        return {key: getattr(self, key) for key in TOY_KEYS if getattr(self, key) is not None}
+
+    @model_validator(mode="after")
+    def _keys_apply(self) -> DataConfig:
+        kind = self.kind
+        given = self.toy_settings()
+        if kind != "toy" and given:
+            key = next(iter(given))
+            raise ValueError(
+                f"data.{key} is a setting of the built-in 2-D datasets "
+                f"({', '.join(TOY_DATASETS)}), not of {self.dataset!r}; remove it"
+            )
+        for key, used_by in (("label_column", "a .csv file"), ("test_file", "a .csv file")):
+            default = type(self).model_fields[key].default
+            if getattr(self, key) != default and kind != "csv":
+                raise ValueError(
+                    f"data.{key}={getattr(self, key)!r} would be ignored: it applies to "
+                    f"{used_by}, and data.dataset is {self.dataset!r}; remove it"
+                )
+        if kind == "toy":
+            self._resolve_toy(given)
+        return self
+
+    def _resolve_toy(self, given: dict[str, int | float]) -> None:
+        """Check the toy set's settings, then write every one in (recipe.yaml records them)."""
+        toy = get_toy(self.dataset)
+        names = [param.name for param in toy.params]
+        for key, value in given.items():
+            if key not in names:
+                raise ValueError(
+                    f"data.{key} is not a setting of {toy.name}; its settings: "
+                    f"{', '.join('data.' + name for name in names)}"
+                )
+            try:
+                toy.param(key).check(value, where="")
+            except ValueError as error:
+                raise ValueError(f"data.{error}") from None
+        try:
+            resolved = toy.resolve(given)
+        except ValueError as error:  # a rule across settings (n against the classes)
+            raise ValueError(f"data.{str(error).split(': ', 1)[-1]}") from None
+        for key, value in resolved.items():
+            setattr(self, key, value)
 
 
 class ModelConfig(Strict):
@@ -307,17 +386,28 @@ class Recipe(Strict):
         return self.data.binary_target is not None
 
     def default_input_shape(self) -> tuple[int, ...]:
+        """The shape of one example when no data are loaded: a toy set's 2 coordinates, else
+        (for a summary before training) MNIST's 28×28; a CSV or NPZ file's own width is known
+        once it is read (``build_model(input_shape=...)``)."""
         if self.model.input_shape is not None:
             return tuple(self.model.input_shape)
+        if self.data.kind == "toy":
+            return (2,)
         return IMAGE_SHAPE if self.data.shape == "image" else (math.prod(IMAGE_SHAPE),)
 
-    def default_outputs(self, num_classes: int = NUM_CLASSES) -> int:
+    def default_num_classes(self) -> int:
+        """A toy set's classes (its settings say how many), else the built-in datasets' 10."""
+        if self.data.kind == "toy":
+            return len(toy_class_names(self.data.dataset, **self.data.toy_settings()))
+        return NUM_CLASSES
+
+    def default_outputs(self, num_classes: int | None = None) -> int:
         if self.model.outputs is not None:
             return self.model.outputs
-        return 1 if self.is_binary else num_classes
+        return 1 if self.is_binary else (num_classes or self.default_num_classes())
 
     def build_model(
-        self, input_shape: tuple[int, ...] | None = None, num_classes: int = NUM_CLASSES
+        self, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> Sequential:
         """The model this recipe describes, initialized from ``seed``."""
         spec = self.model

@@ -23,11 +23,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from chainrule.app.recipes import Recipe
-from chainrule.data import Dataset, augment, load_dataset, load_idx_directory, train_val_split
+from chainrule.app.recipes import DataConfig, Recipe, RecipeError, parse_recipe
+from chainrule.data import Dataset, augment, train_test_split, train_val_split
+from chainrule.data.load import dataset_kind, open_dataset
 from chainrule.data.preprocessing import Preprocessing
 from chainrule.nn.memory import check_training_memory
 from chainrule.nn.model import Sequential, classes_of, load_model
+from chainrule.reporting.display import RichDisplay, inline_figures
+from chainrule.reporting.document import Document
 from chainrule.reporting.metrics import per_class_metrics
 from chainrule.training.callbacks import Callback, EarlyStopping
 from chainrule.training.diagnostics import Diagnostics
@@ -47,7 +50,11 @@ from chainrule.utils.atomic import atomic_write_text
 
 @dataclass
 class PreparedData:
-    """Network-ready arrays, plus what is needed to show and reproduce them."""
+    """Network-ready arrays, plus what is needed to show and reproduce them.
+
+    ``train_images``/``test_images`` are the raw examples before preprocessing: uint8 images,
+    or the table's own numbers (``preprocessing.is_images`` says which).
+    """
 
     name: str
     class_names: list[str]
@@ -60,6 +67,7 @@ class PreparedData:
     y_test: np.ndarray
     test_images: np.ndarray  # uint8, for figures of misclassified examples
     train_images: np.ndarray
+    feature_names: tuple[str, ...] | None = None
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -86,12 +94,25 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__(message)
 
 
-@dataclass
-class RunResult:
+@dataclass(repr=False)
+class RunResult(RichDisplay):
     directory: Path
     metrics: dict[str, Any]
     history: History
     model: Sequential
+
+    def __repr__(self) -> str:
+        accuracy = self.metrics.get("test_accuracy")
+        shown = f", test accuracy {accuracy:.2%}" if isinstance(accuracy, float) else ""
+        epochs = len(self.history)
+        return f"RunResult({str(self.directory)!r}{shown}, {epochs} epoch{'s' * (epochs != 1)})"
+
+    def to_document(self, fmt: str = "html") -> Document:
+        """The run's report (``report.md``/``report.html``), its figures inline, for a
+        notebook (``RichDisplay``), where a path relative to the run directory points nowhere."""
+        from chainrule.reporting.report import build_report
+
+        return inline_figures(build_report(self.directory), self.directory)
 
 
 def load_data(
@@ -101,14 +122,56 @@ def load_data(
     progress: bool,
     splits=("train", "test"),
     num_classes: int | None = None,
+    spec: DataConfig | None = None,
 ) -> Dataset:
-    """A registered dataset by name, or your own IDX files given as a directory path.
+    """A registered dataset by name, your own IDX files given as a directory path, a CSV or
+    NPZ file, or a built-in 2-D set (``chainrule.data.open_dataset``); ``spec`` gives the
+    options a CSV or a toy set takes (label column, test file, settings, seed).
 
     ``num_classes`` (a trained model's) checks a folder's labels against the model's classes,
     so that a test split that happens to lack the last class still loads."""
-    if Path(dataset).is_dir():
-        return load_idx_directory(dataset, splits=splits, num_classes=num_classes)
-    return load_dataset(dataset, data_dir, download=download, splits=splits, progress=progress)
+    options: dict[str, Any] = {}
+    if spec is not None:
+        options = {
+            "label_column": spec.label_column,
+            "test_file": spec.test_file,
+            "toy_settings": spec.toy_settings(),
+            "seed": spec.seed,
+        }
+    return open_dataset(
+        dataset, data_dir, download, progress, splits, num_classes=num_classes, **options
+    )
+
+
+def load_splits(
+    spec: DataConfig, data_dir: str | Path | None, download: bool, progress: bool
+) -> tuple[Dataset, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The recipe's data with its train and test splits; data without a test split (a CSV
+    file, a toy set, an NPZ file without ``x_test``) hold out ``data.test_fraction`` of
+    their examples, stratified and seeded with ``data.seed``: the same test split every
+    time, whatever the recipe's own seed."""
+    data = load_data(spec.dataset, data_dir or spec.data_dir, download, progress, spec=spec)
+    return (data, *split_dataset(spec, data))
+
+
+def split_dataset(
+    spec: DataConfig, data: Dataset
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``data``'s train and test splits; without a test split, ``data.test_fraction`` of the
+    training examples held out (``load_splits``)."""
+    train = data.split("train")
+    if data.x_test is not None and data.y_test is not None:
+        return train, (data.x_test, data.y_test)
+    count = len(train[1])
+    held_out = round(spec.test_fraction * count)
+    if not 1 <= held_out <= count - 1:
+        raise ValueError(
+            f"data.test_fraction={spec.test_fraction}: {data.name} has no test split, and "
+            f"{spec.test_fraction:g} of its {count} example(s) holds out {held_out}; the train "
+            "and test splits each need at least one: give more examples or another fraction"
+        )
+    x_train, y_train, x_test, y_test = train_test_split(*train, spec.test_fraction, spec.seed)
+    return (x_train, y_train), (x_test, y_test)
 
 
 def prepare_data(
@@ -116,12 +179,26 @@ def prepare_data(
     data_dir: str | Path | None = None,
     download: bool = True,
     progress: bool = True,
+    dataset: Dataset | None = None,
 ) -> PreparedData:
-    """Load, subsample, split (stratified, seeded), relabel and preprocess the recipe's data."""
+    """Load, subsample, split (stratified, seeded), relabel and preprocess the recipe's data.
+
+    ``dataset``: arrays already in memory (a CSV uploaded to the playground) used in place of
+    the recipe's source, and split and preprocessed exactly as that source would be.
+    """
     spec = recipe.data
-    data = load_data(spec.dataset, data_dir or spec.data_dir, download, progress)
-    images, labels = data.split("train")
-    test_images, test_labels = data.split("test")
+    if dataset is None:
+        data, (images, labels), (test_images, test_labels) = load_splits(
+            spec, data_dir, download, progress
+        )
+    else:
+        data = dataset
+        (images, labels), (test_images, test_labels) = split_dataset(spec, data)
+    if spec.augment and not data.is_images:
+        raise ValueError(
+            f"data.augment shifts and rotates images, but {data.name} is a table of "
+            f"{images.shape[1]} features; remove data.augment"
+        )
     class_names = list(data.class_names)
     if spec.binary_target is not None:
         if spec.binary_target >= len(class_names):
@@ -156,6 +233,7 @@ def prepare_data(
         y_test=test_labels,
         test_images=test_images,
         train_images=images,
+        feature_names=data.feature_names,
     )
 
 
@@ -353,7 +431,8 @@ def model_metadata(recipe: Recipe, data: PreparedData) -> dict[str, Any]:
     return {
         "preprocessing": data.preprocessing.to_dict(),
         "class_names": data.class_names,
-        "dataset": recipe.data.dataset,  # a registered name, or the folder of custom IDX files
+        "feature_names": list(data.feature_names) if data.feature_names else None,
+        "dataset": recipe.data.dataset,  # a registered name, a folder or file, a toy set
         "binary_target": recipe.data.binary_target,
         "recipe": recipe.model_dump(),
     }
@@ -372,7 +451,11 @@ def write_figures(
     from chainrule.reporting import figures as viz
 
     figures = directory / "figures"
-    write_run_figures(directory, model, history, confusion, data.class_names)
+    images = data.preprocessing.is_images
+    write_run_figures(directory, model, history, confusion, data.class_names, images)
+    if not images:
+        write_boundary_figure(directory, model, data)
+        return
     wrong = np.flatnonzero(predicted != data.y_test)
     if wrong.size:
         scores = test_proba[wrong] if test_proba.shape[1] > 1 else predicted[wrong]
@@ -401,14 +484,41 @@ def feature_maps(model: Sequential, x: np.ndarray) -> dict[str, np.ndarray]:
     return maps
 
 
+def write_boundary_figure(directory: Path, model: Sequential, data: PreparedData) -> None:
+    """For 2-feature data: the decision boundary over the plane, with the train and test
+    points, in the data's own coordinates (the grid goes through the model's preprocessing)."""
+    if data.preprocessing.input_shape != (2,):
+        return
+    from chainrule.reporting.boundary import plot_decision_boundary
+    from chainrule.reporting.figures import save_figure
+
+    def probabilities(points: np.ndarray) -> np.ndarray:
+        return model.predict_proba(data.preprocessing.transform(points, model.dtype))
+
+    figure = plot_decision_boundary(
+        probabilities,
+        data.train_images,
+        data.y_train,
+        data.test_images,
+        data.y_test,
+        class_names=data.class_names,
+        feature_names=data.feature_names,
+    )
+    save_figure(figure, directory / "figures" / "boundary")
+
+
 def write_run_figures(
     directory: Path,
     model: Sequential,
     history: History,
     confusion: np.ndarray | None,
     class_names: list[str] | None,
+    images: bool = True,
 ) -> None:
-    """Curves, confusion matrix and first-layer weights: all drawn from the run's own files."""
+    """Curves, confusion matrix and first-layer weights: all drawn from the run's own files.
+
+    ``images``: the data are images, so the first layer's weights are drawn as images (a
+    table's are not, whatever its width)."""
     from chainrule.reporting import figures as viz
 
     figures = directory / "figures"
@@ -417,7 +527,7 @@ def write_run_figures(
     if confusion is not None:
         figure = viz.plot_confusion_matrix(np.asarray(confusion), class_names=class_names)
         viz.save_figure(figure, figures / "confusion_matrix")
-    weights = first_layer_weights(model)
+    weights = first_layer_weights(model) if images else None
     if weights is not None and weights.ndim == 4:
         viz.save_figure(viz.plot_filters(weights), figures / "filters")
         return
@@ -440,19 +550,44 @@ def replot(directory: str | Path) -> Path:
             raise FileNotFoundError(
                 f"{directory} is not a complete run directory: {required.name} is missing"
             )
-    model, _ = load_model(model_path)
+    model, extra = load_model(model_path)
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     history_path = directory / "history.csv"
     history = History.from_csv(history_path) if history_path.is_file() else History()
+    stored = extra.get("preprocessing")
+    images = stored is None or Preprocessing.from_dict(stored).is_images
     write_run_figures(
-        directory, model, history, metrics.get("confusion_matrix"), metrics.get("class_names")
+        directory,
+        model,
+        history,
+        metrics.get("confusion_matrix"),
+        metrics.get("class_names"),
+        images,
     )
+    if not images:
+        _replot_boundary(directory, model, Preprocessing.from_dict(stored))
     if (directory / "diagnostics.csv").is_file():
         from chainrule.reporting.diagnostics_figures import write_figures as draw_diagnostics
 
         draw_diagnostics(directory)
     write_report(directory)
     return directory
+
+
+def _replot_boundary(directory: Path, model: Sequential, preprocessing: Preprocessing) -> None:
+    """Redraw a 2-feature run's decision boundary from its recipe's data (a toy set is made
+    again; a CSV or NPZ file is read again if it is still there, else the figure is kept)."""
+    try:
+        recipe = parse_recipe(
+            yaml.safe_load((directory / "recipe.yaml").read_text(encoding="utf-8")),
+            source=str(directory / "recipe.yaml"),
+        )
+        data = prepare_data(recipe, download=False, progress=False)
+    except (OSError, ValueError, RecipeError, yaml.YAMLError):
+        return
+    if preprocessing.input_shape == data.preprocessing.input_shape:
+        data.preprocessing = preprocessing  # the model's own numbers, as stored
+        write_boundary_figure(directory, model, data)
 
 
 def first_layer_weights(model: Sequential) -> np.ndarray | None:
@@ -472,7 +607,13 @@ def evaluate_model(
     download: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Accuracy, loss and per-class metrics of a saved model on a dataset split."""
+    """Accuracy, loss and per-class metrics of a saved model (a model file or a run
+    directory) on a dataset split.
+
+    Without ``dataset``, the model's own data: for a CSV or NPZ file or a toy set, the same
+    held-out test split (or training split) as in training. A CSV or NPZ file named as
+    ``dataset`` without a test split is all test data; its labels are matched to the model's
+    classes by name."""
     with float_warnings_off():  # a model that overflows scores an inf/NaN loss, not a warning
         return _evaluate_model(model_path, dataset, data_dir, split, download, progress)
 
@@ -485,24 +626,38 @@ def _evaluate_model(
     download: bool,
     progress: bool,
 ) -> dict[str, Any]:
-    model, extra = load_model(model_path)
-    if "preprocessing" not in extra:
-        raise ValueError(
-            f"{model_path}: the model file has no stored preprocessing; models written by "
-            "`chainrule train` carry it"
-        )
-    preprocessing = Preprocessing.from_dict(extra["preprocessing"])
+    from chainrule.app.predict import load_trained
+
+    model_path, model, extra, preprocessing = load_trained(model_path)
+    own_dataset = dataset is None
     dataset = dataset or extra.get("dataset")
     if not dataset:
         raise ValueError(f"{model_path}: name the dataset to evaluate on with --dataset")
     known = extra.get("class_names")
-    num_classes = len(known) if known and extra.get("binary_target") is None else None
-    data = load_data(dataset, data_dir, download, progress, (split,), num_classes)
-    images, labels = data.split(split)
     binary_target = extra.get("binary_target")
+    num_classes = len(known) if known and binary_target is None else None
+    if not preprocessing.is_images and dataset_kind(dataset) in ("registered", "idx-folder"):
+        raise ValueError(
+            f"{model_path}: the model takes {preprocessing.describe_input()}, but {dataset} "
+            "holds images"
+        )
+    recipe = _stored_recipe(extra) if own_dataset else None
+    if recipe is not None and recipe.data.kind in ("csv", "npz", "toy"):
+        # The model's own data: the same held-out test split as in training.
+        data, train, test = load_splits(recipe.data, data_dir, download, progress)
+        images, labels = train if split == "train" else test
+    else:
+        data = load_data(dataset, data_dir, download, progress, (split,), num_classes)
+        if split == "test" and data.x_test is None:  # a file of your own: all of it is test data
+            images, labels = data.split("train")
+        else:
+            images, labels = data.split(split)
     if binary_target is not None:
         labels = (labels == binary_target).astype(np.int64)
+    elif known and list(known) != list(data.class_names):
+        labels = _relabel(labels, data.class_names, known, dataset)
     class_names = list(extra.get("class_names") or data.class_names)
+    _check_takes(preprocessing, images, model_path, dataset)
     x = preprocessing.transform(images, model.dtype)
     trainer = Trainer(model, _NoOptimizer(), progress=False)
     loss, accuracy = trainer.evaluate(x, labels)
@@ -519,6 +674,50 @@ def _evaluate_model(
         "per_class": per_class.to_dict(),
         "report": per_class.to_text(),
     }
+
+
+def _stored_recipe(extra: dict[str, Any]) -> Recipe | None:
+    """The recipe a model file carries, or None (an older file, or one that no longer reads)."""
+    raw = extra.get("recipe")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return parse_recipe(raw, source="the model file's recipe")
+    except RecipeError:
+        return None
+
+
+def _relabel(
+    labels: np.ndarray, names: tuple[str, ...], model_names: list[str], dataset: str
+) -> np.ndarray:
+    """Labels indexing ``names`` -> indices into the model's classes, matched by name."""
+    position = {name: index for index, name in enumerate(model_names)}
+    missing = [name for name in names if name not in position]
+    used = set(np.unique(labels).tolist())
+    absent = [name for index, name in enumerate(names) if name in missing and index in used]
+    if absent:
+        raise ValueError(
+            f"{dataset}: class {absent[0]!r} is not one the model knows "
+            f"({', '.join(model_names[:10])})"
+        )
+    table = np.array([position.get(name, -1) for name in names], dtype=np.int64)
+    return table[labels]
+
+
+def _check_takes(
+    preprocessing: Preprocessing, examples: np.ndarray, model_path: str | Path, dataset: str
+) -> None:
+    """The data are the kind of input the model reads, or an error saying both."""
+    given = (
+        f"{examples.shape[1]}×{examples.shape[2]} images"
+        if examples.ndim == 3
+        else f"{examples.shape[1]} features"
+    )
+    if given != preprocessing.describe_input():
+        raise ValueError(
+            f"{model_path}: the model takes {preprocessing.describe_input()}, but {dataset} "
+            f"holds {given}"
+        )
 
 
 class _NoOptimizer:

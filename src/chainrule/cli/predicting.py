@@ -10,7 +10,13 @@ from chainrule.cli.command import EXIT_USAGE, Command
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="model.safetensors (or a run directory)")
-    parser.add_argument("images", metavar="IMAGE", nargs="+")
+    parser.add_argument(
+        "images",
+        metavar="IMAGE",
+        nargs="+",
+        help="image files; for a model trained on a table (CSV/NPZ, 2-D sets), CSV files of "
+        "points with the model's feature columns (one prediction per row)",
+    )
     parser.add_argument("--top", type=int, default=3, help="classes shown per image (3)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
@@ -39,18 +45,31 @@ def run_predict(args: argparse.Namespace) -> int:
 
 PREDICT = Command(
     name="predict",
-    help="classify your own images (PNG/JPEG/BMP) with MNIST's preprocessing",
+    help="classify your own images (PNG/JPEG/BMP) with MNIST's preprocessing, or points",
     description="Classify images of any size, dark ink on light paper or the reverse: "
     "grey, invert if the background is light, crop to the ink, scale to 20 px, centre "
-    "by mass in 28x28 (as MNIST was made), then the model's own input normalization.",
+    "by mass in 28x28 (as MNIST was made), then the model's own input normalization. "
+    "MODEL is a model file or a run directory. A model trained on a table (a CSV or NPZ "
+    "file, a 2-D set such as moons) classifies each row of CSV files instead.",
     add_arguments=add_predict_arguments,
     run=run_predict,
 )
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("models", metavar="MODEL", nargs="+", help="model files or run directories")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "models",
+        metavar="MODEL",
+        nargs="*",
+        help="model files or run directories for the digit page (the playground and the "
+        "step-through page need none)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1: this machine only; any other is reachable "
+        "from the network, with a warning)",
+    )
     parser.add_argument("--port", type=int, default=8000, help="1 to 65535 (8000)")
 
 
@@ -66,9 +85,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
 SERVE = Command(
     name="serve",
-    help="a local page to draw a digit and watch the network respond",
-    description="Serve a page on this machine: draw a digit, see the preprocessed 28x28 "
-    "input, the class probabilities and each hidden layer's activations.",
+    help="local pages: draw or upload a digit, step through backprop, a 2-D playground",
+    description="Serve pages on this machine: draw a digit or upload a photo of one and see "
+    "the preprocessing, the 28x28 input, the class probabilities and each hidden layer's "
+    "activations (needs a MODEL); step through backprop; train a small network on 2-D "
+    "points in the playground (/playground) and export its recipe and model file.",
     add_arguments=add_serve_arguments,
     run=run_serve,
 )

@@ -35,7 +35,13 @@ def run_summary(args: argparse.Namespace) -> int:
         model, _ = load_model(source)
     else:
         recipe = load_recipe(source, args.set)
-        model = recipe.build_model()
+        if recipe.data.kind in ("csv", "npz"):  # the file's own width and classes shape the model
+            from chainrule.app.run import prepare_data
+
+            data = prepare_data(recipe, progress=False)
+            model = recipe.build_model(data.preprocessing.input_shape, len(data.class_names))
+        else:
+            model = recipe.build_model()
     if args.json:
         rows = [
             {"layer": name, "output_shape": shape, "params": count}
@@ -62,7 +68,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue a stopped run from its newest checkpoint"
     )
-    parser.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, or a folder of IDX files")
+    parser.add_argument(
+        "--dataset",
+        help="mnist, fashion-mnist, kmnist; a folder of IDX files; a .csv or .npz file of your "
+        "own; or a built-in 2-D set: xor, moons, circles, spirals, blobs (their settings as "
+        "--set data.noise=0.2 ...)",
+    )
     add_data_arguments(parser)
     parser.add_argument("--out", metavar="DIR", help="run directory (default: runs/<recipe name>)")
     add_set_argument(
@@ -141,8 +152,12 @@ TRAIN = Command(
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="model.safetensors from a run")
-    parser.add_argument("--dataset", help="default: the dataset the model was trained on")
+    parser.add_argument("model", metavar="MODEL", help="model.safetensors or a run directory")
+    parser.add_argument(
+        "--dataset",
+        help="default: the data the model was trained on (for a CSV/NPZ file or a 2-D set, "
+        "the same held-out test split); a .csv/.npz file here is all test data",
+    )
     parser.add_argument("--split", choices=("test", "train"), default="test")
     add_data_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="only the accuracy line")

@@ -1,9 +1,12 @@
-"""Datasets in IDX format: read, locate or download with checksums, and preprocess.
+"""Datasets: IDX files (read, locate or download with checksums), your own CSV and NPZ files,
+the built-in 2-D sets, and preprocessing.
 
 The modules, in the order data flows: ``idx`` (the file format), ``catalogue`` (the known
 datasets and their official files), ``lookup`` (where they are on disk), ``download`` (fetch
-what is missing, verified), ``load`` (arrays by split), ``transforms`` (scale, one-hot,
-split, augment), ``preprocessing`` and ``images`` (your own pictures, made MNIST-like).
+what is missing, verified), ``tabular`` (CSV and NPZ files of your own), ``toy`` (XOR, moons,
+circles, spirals, blobs, seeded), ``load`` (arrays by split, any source by name:
+``open_dataset``), ``transforms`` (scale, one-hot, split, augment), ``preprocessing`` (images
+or tables) and ``images`` (your own pictures, made MNIST-like).
 
 Typical use::
 
@@ -13,6 +16,8 @@ Typical use::
     x_train = scale(data.x_train)                     # uint8 -> float32 in [0, 1]
     train_idx, val_idx = train_val_split(x_train, data.y_train, 0.1, rng=0)
     targets = one_hot(data.y_train[train_idx], data.num_classes)
+
+    x, y = toy_dataset("moons", n=400, noise=0.1, seed=0)   # points (400, 2), labels (400,)
 """
 
 from chainrule.data.catalogue import (
@@ -36,10 +41,12 @@ from chainrule.data.idx import (
 )
 from chainrule.data.load import (
     Dataset,
+    dataset_kind,
     load_dataset,
     load_idx_directory,
     load_idx_pair,
     load_split,
+    open_dataset,
 )
 from chainrule.data.lookup import (
     DATA_ENV_VAR,
@@ -50,6 +57,7 @@ from chainrule.data.lookup import (
     search_locations,
     user_cache_root,
 )
+from chainrule.data.toy import TOY_DATASETS, ToyDataset, ToyParam, toy_class_names, toy_dataset
 from chainrule.data.transforms import (
     Standardizer,
     augment,
@@ -57,6 +65,7 @@ from chainrule.data.transforms import (
     one_hot,
     scale,
     to_images,
+    train_test_split,
     train_val_split,
 )
 
@@ -67,6 +76,7 @@ __all__ = [
     "MNIST",
     "REGISTRY",
     "SPLITS",
+    "TOY_DATASETS",
     "ChecksumError",
     "Dataset",
     "DatasetInfo",
@@ -77,8 +87,11 @@ __all__ = [
     "SearchLocation",
     "SplitFiles",
     "Standardizer",
+    "ToyDataset",
+    "ToyParam",
     "augment",
     "available_datasets",
+    "dataset_kind",
     "fetch",
     "flatten",
     "get_dataset_info",
@@ -88,12 +101,16 @@ __all__ = [
     "load_split",
     "locate",
     "one_hot",
+    "open_dataset",
     "parse_idx",
     "read_idx",
     "read_idx_header",
     "scale",
     "search_locations",
     "to_images",
+    "toy_class_names",
+    "toy_dataset",
+    "train_test_split",
     "train_val_split",
     "user_cache_root",
     "write_idx",

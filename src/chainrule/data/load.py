@@ -1,9 +1,11 @@
 """Loading a dataset into arrays: a registered one (on disk first, downloaded if allowed), your
-own folder of IDX files, or any two IDX files of images and labels.
+own folder of IDX files, any two IDX files of images and labels, a CSV or NPZ file of your own
+(``tabular``), or a built-in 2-D set (``toy``).
 
-Images come back as uint8 (n, height, width), labels as int64 (n,); ``Dataset`` holds them by
-split. Where the files are looked for is ``lookup``'s order; what is missing is fetched into
-the user cache by ``download``.
+Images come back as uint8 (n, height, width), tables as float (n, features), labels as int64
+(n,); ``Dataset`` holds them by split. ``open_dataset`` takes any of these sources by the one
+string a recipe's ``data.dataset`` or ``--dataset`` gives. Where IDX files are looked for is
+``lookup``'s order; what is missing is fetched into the user cache by ``download``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from chainrule.data.catalogue import (
     MNIST,
+    REGISTRY,
     SPLITS,
     DatasetInfo,
     get_dataset_info,
@@ -32,14 +35,21 @@ from chainrule.data.lookup import (
     find_splits,
     search_locations,
 )
+from chainrule.data.tabular import load_csv, load_npz
+from chainrule.data.toy import TOY_DATASETS, toy_class_names, toy_dataset
 from chainrule.utils.validation import check_integer
+
+#: What a ``data.dataset`` string can name (see ``dataset_kind``).
+DATASET_KINDS = ("registered", "idx-folder", "csv", "npz", "toy")
 
 
 @dataclass(repr=False)
 class Dataset:
-    """Arrays of one dataset: images uint8 (n, height, width), labels int64 (n,).
+    """Arrays of one dataset: images uint8 (n, height, width) or a table float (n, features),
+    labels int64 (n,).
 
-    A split that was not asked for is ``None`` (e.g. only MNIST's test split is available).
+    A split that was not asked for, or that the source does not have (a CSV file, a 2-D toy
+    set), is ``None``. ``feature_names`` names a table's columns (None for images).
     """
 
     name: str
@@ -48,10 +58,17 @@ class Dataset:
     y_train: np.ndarray | None = None
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def is_images(self) -> bool:
+        """True for grey images (n, h, w), False for a table of features (n, d)."""
+        x = self.x_train if self.x_train is not None else self.x_test
+        return x is not None and x.ndim == 3
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(images, labels) of ``split``; ``ValueError`` if that split was not loaded."""
@@ -277,3 +294,104 @@ def _decide_classes(
     for path, labels in label_files.items():
         check_label_range(labels, path, len(names), whose)
     return names
+
+
+# --------------------------------------------------------------------------------------------
+# Any source by name
+# --------------------------------------------------------------------------------------------
+
+
+def dataset_kind(source: str) -> str:
+    """What ``source`` names: "csv" or "npz" (a file, by its suffix), "idx-folder" (a folder
+    of IDX files), "toy" (a built-in 2-D set) or "registered" (mnist, ...; or unknown)."""
+    suffix = Path(source).suffix.lower()
+    if suffix in (".csv", ".npz"):
+        return suffix[1:]
+    if Path(source).is_dir():
+        return "idx-folder"
+    if source.strip().lower() in TOY_DATASETS:
+        return "toy"
+    return "registered"
+
+
+def open_dataset(
+    source: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    progress: bool = True,
+    splits: str | Sequence[str] = SPLITS,
+    num_classes: int | None = None,
+    label_column: str = "label",
+    test_file: str | os.PathLike[str] | None = None,
+    toy_settings: dict | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """The dataset ``source`` names, whatever its kind (see ``dataset_kind``).
+
+    A CSV file or a toy set has only a train split (unless ``test_file``, a CSV read with
+    the training split's classes, gives the test split); so may an NPZ file: the caller holds
+    out a test split where ``x_test`` is None. ``toy_settings`` and ``seed`` make a toy set;
+    ``label_column`` names a CSV's label column; ``num_classes`` (a trained model's) checks an
+    IDX folder's labels. ``splits`` limits what a registered dataset or folder loads.
+    """
+    kind = dataset_kind(source)
+    if kind == "idx-folder":
+        return load_idx_directory(source, splits=splits, num_classes=num_classes)
+    if kind == "csv":
+        table = load_csv(source, label_column)
+        dataset = Dataset(
+            name=Path(source).stem,
+            class_names=table.class_names,
+            x_train=table.x,
+            y_train=table.y,
+            feature_names=table.feature_names,
+        )
+        if test_file is not None:
+            test = load_csv(test_file, label_column, class_names=table.class_names)
+            if test.feature_names != table.feature_names:
+                raise ValueError(
+                    f"{test_file}: its feature columns ({', '.join(test.feature_names)}) are not "
+                    f"those of {source} ({', '.join(table.feature_names)})"
+                )
+            dataset.x_test, dataset.y_test = test.x, test.y
+        return dataset
+    if kind == "npz":
+        arrays = load_npz(source)
+        features = arrays.x_train.shape[1] if arrays.x_train.ndim == 2 else None
+        return Dataset(
+            name=Path(source).stem,
+            class_names=arrays.class_names,
+            x_train=arrays.x_train,
+            y_train=arrays.y_train,
+            x_test=arrays.x_test,
+            y_test=arrays.y_test,
+            feature_names=None if features is None else tuple(f"x{i + 1}" for i in range(features)),
+        )
+    if kind == "toy":
+        settings = dict(toy_settings or {})
+        x, y = toy_dataset(source, seed=seed, **settings)
+        return Dataset(
+            name=source.strip().lower(),
+            class_names=toy_class_names(source, **settings),
+            x_train=x,
+            y_train=y,
+            feature_names=("x1", "x2"),
+        )
+    if source.strip().lower().replace("_", "-") not in REGISTRY:
+        raise ValueError(unknown_dataset_message(source))
+    return load_dataset(source, data_dir, download=download, splits=splits, progress=progress)
+
+
+def unknown_dataset_message(source: str) -> str:
+    """Why ``source`` names no dataset, and every kind of thing that would."""
+    path = Path(source)
+    if path.suffix or len(path.parts) > 1:
+        return (
+            f"dataset {source!r} not found: no such folder of IDX files; a file of your own "
+            "data ends in .csv or .npz"
+        )
+    return (
+        f"unknown dataset {source!r}; give a registered dataset ({', '.join(REGISTRY)}), a "
+        f"built-in 2-D set ({', '.join(TOY_DATASETS)}), a folder of IDX files, or a .csv or "
+        ".npz file"
+    )

@@ -170,6 +170,88 @@ class Standardizer:
         return f"Standardizer(mean={self.mean:.4g}, std={self.std:.4g})"
 
 
+class MinMaxScaler:
+    """Map each feature of a table to [0, 1] with the TRAINING set's minimum and maximum.
+
+    What "scale" means for a table: images all share one known range (pixels 0..255, so
+    ``scale`` divides by 255), but a table's columns each have their own units and range, so
+    each is shifted by its training minimum and divided by its training range. Test points
+    outside the training range land a little outside [0, 1], as they should (no clipping:
+    clipping would hide that they are new). A feature that is constant in training (range
+    below ``epsilon``) is only shifted, as ``Standardizer`` treats a constant pixel.
+    """
+
+    def __init__(self, epsilon: float = 1e-12) -> None:
+        if epsilon <= 0:
+            raise ValueError(f"MinMaxScaler: epsilon must be > 0, got {epsilon}")
+        self.epsilon = float(epsilon)
+        self.minimum: np.ndarray | None = None
+        self.range: np.ndarray | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.minimum is not None
+
+    def fit(self, x_train: np.ndarray) -> MinMaxScaler:
+        """Each feature's minimum and range over the training rows (x: (n, features))."""
+        x_train = np.asarray(x_train)
+        if x_train.ndim != 2 or x_train.shape[0] == 0:
+            raise ValueError(
+                f"MinMaxScaler.fit expects a table (n, features) with n >= 1, got shape "
+                f"{x_train.shape}"
+            )
+        self.minimum = x_train.min(axis=0).astype(np.float64)
+        spread = x_train.max(axis=0).astype(np.float64) - self.minimum
+        self.range = np.where(spread < self.epsilon, 1.0, spread)
+        return self
+
+    def transform(self, x: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+        """``(x - minimum) / range`` in ``dtype`` (a new array)."""
+        if self.minimum is None or self.range is None:
+            raise RuntimeError("MinMaxScaler.transform called before fit (or from_dict)")
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.minimum.shape[0]:
+            raise ValueError(
+                f"MinMaxScaler was fitted on {self.minimum.shape[0]} features, got a batch of "
+                f"shape {x.shape}"
+            )
+        out = x.astype(dtype)
+        out -= np.asarray(self.minimum, dtype=dtype)
+        out /= np.asarray(self.range, dtype=dtype)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready statistics (lists of floats), stored in model files."""
+        if self.minimum is None or self.range is None:
+            raise RuntimeError("MinMaxScaler.to_dict called before fit")
+        return {
+            "kind": "minmax",
+            "epsilon": self.epsilon,
+            "minimum": self.minimum.tolist(),
+            "range": self.range.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MinMaxScaler:
+        """Rebuild a fitted MinMaxScaler from ``to_dict`` output."""
+        missing = {"minimum", "range"} - set(data)
+        if missing:
+            raise ValueError(f"MinMaxScaler.from_dict: missing keys {sorted(missing)}")
+        scaler = cls(epsilon=data.get("epsilon", 1e-12))
+        scaler.minimum = np.asarray(data["minimum"], dtype=np.float64).reshape(-1)
+        scaler.range = np.asarray(data["range"], dtype=np.float64).reshape(-1)
+        if scaler.minimum.shape != scaler.range.shape:
+            raise ValueError("MinMaxScaler.from_dict: minimum and range have different lengths")
+        if np.any(scaler.range <= 0) or not np.all(np.isfinite(scaler.minimum)):
+            raise ValueError("MinMaxScaler.from_dict: ranges must be positive, minima finite")
+        return scaler
+
+    def __repr__(self) -> str:
+        if self.minimum is None:
+            return "MinMaxScaler(unfitted)"
+        return f"MinMaxScaler(features={self.minimum.shape[0]})"
+
+
 # --------------------------------------------------------------------------------------------
 # Targets and splits
 # --------------------------------------------------------------------------------------------
@@ -220,6 +302,19 @@ def train_val_split(
     rank_in_class = np.arange(n) - class_start[grouped_class]
     to_val = rank_in_class < per_class[grouped_class]
     return np.sort(grouped[~to_val]), np.sort(grouped[to_val])
+
+
+def train_test_split(
+    x: np.ndarray, y: np.ndarray, test_fraction: float, rng: RandomLike = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays ``(x_train, y_train, x_test, y_test)``: ``train_val_split`` applied to both.
+
+    Stratified and seeded the same way, so a 2-D toy set or a CSV without a test file is held
+    out with the same class mix as it has, and the same seed always holds out the same rows.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    train_idx, test_idx = train_val_split(x, y, test_fraction, rng)
+    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.data.toy import TOY_DATASETS
 from chainrule.reporting.document import Block, Code, Document, Figure, Heading, Paragraph, Table
 from chainrule.reporting.metrics import ClassificationMetrics
 from chainrule.reporting.render_html import to_html
@@ -70,6 +71,13 @@ FIGURES = {
         "Test images the model got wrong, with their true and predicted labels.",
     ),
     "samples": ("Dataset samples", "Examples from the dataset with their labels."),
+    "boundary": (
+        "Decision boundary",
+        "What the model predicts over the plane of the two features: the colour is the "
+        "predicted class (two classes: the probability of the second, with the 0.5 contour "
+        "as the boundary), train points are circles and test points triangles, each in its "
+        "true class's colour, so a point on the other colour is a mistake.",
+    ),
     "gradient_norms": (
         "Gradient norm per layer",
         "‖dL/dW‖ of each Dense layer over training, log scale: lines far apart mean the "
@@ -238,7 +246,7 @@ def _build(run: _Run) -> Document:
     blocks += _model_section(run)
     blocks += _history_section(run)
     blocks += _evaluation_section(run)
-    for stem in ("weights", "filters", "feature_maps", "misclassified", "samples"):
+    for stem in ("boundary", "weights", "filters", "feature_maps", "misclassified", "samples"):
         if stem in run.figures:
             blocks += [Heading(FIGURES[stem][0]), run.figures[stem]]
     blocks += _diagnostics_section(run)
@@ -310,6 +318,11 @@ def _configuration_rows(recipe: dict[str, Any]) -> list[tuple[str, str]]:
         if data.get("train_limit"):
             dataset += f", {data['train_limit']} training images (seeded random subset)"
         rows.append(("dataset", dataset))
+        toy = TOY_DATASETS.get(str(data["dataset"]).strip().lower())
+        if toy is not None:  # a built-in 2-D set: the settings that made its points
+            names = [param.name for param in toy.params if data.get(param.name) is not None]
+            settings = ", ".join(f"{name} {data[name]:g}" for name in names)
+            rows.append(("2-D set", f"{settings}, seed {data.get('seed', 0)}"))
     if "preprocessing" in data:
         preprocessing = str(data["preprocessing"])
         if data.get("augment"):
@@ -441,19 +454,7 @@ def _evaluation_section(run: _Run) -> list[Block]:
                 f"{run.directory / 'metrics.json'}: 'per_class' is not the dict "
                 f"ClassificationMetrics.to_dict() writes ({type(error).__name__}: {error})"
             ) from None
-        rows = [
-            (label, *("" if v is None else f"{v:.4f}" for v in (precision, recall, f1)), str(n))
-            for label, precision, recall, f1, n in classification.rows()
-        ]
-        num_classes = len(classification.class_names)
-        blocks.append(
-            Table(
-                ("class", "precision", "recall", "F1", "support"),
-                rows,
-                align="lrrrr",
-                bold_rows=frozenset(range(num_classes, len(rows))),
-            )
-        )
+        blocks.append(classification.per_class_table())
     if blocks:
         blocks.insert(0, Heading("Test set: confusion matrix and per-class metrics"))
     return blocks

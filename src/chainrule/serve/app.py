@@ -1,20 +1,30 @@
-"""The web app behind ``chainrule serve``: draw a digit, see what each layer makes of it.
+"""The web app behind ``chainrule serve``: the digit page (draw or photograph a digit, see
+what each layer makes of it), the step-through page and the playground.
 
-One page (``static/index.html``, plain HTML, JS and CSS served from this package: no build
-step, nothing fetched from elsewhere) and a small JSON API:
+Pages (``static/``: plain HTML, JS and CSS served from this package, no build step, nothing
+fetched from elsewhere) and a small JSON API:
 
-    GET  /                 the page
+    GET  /                 the digit page: draw a digit or upload a photo of one
     GET  /api/models       the models being served: id, name, file, classes, layer table
-    POST /api/predict      body: the drawing as PNG (or JPEG, BMP) bytes; ?model=<id or name>
+    POST /api/predict      body: the drawing or photo as PNG/JPEG/BMP bytes; ?model=<id or
+                           name>; ?stages=1 adds each preprocessing stage as a small PNG
                            → the 28×28 input the model saw, its class probabilities and the
                            activations of every hidden layer
+    GET  /playground       train a small network on 2-D points (``chainrule.serve.playground``)
+    GET  /step             step through backprop on any explain spec
+                           (``chainrule.serve.stepthrough``)
 
-A drawing goes through exactly what ``chainrule predict`` does to a file
-(:func:`chainrule.data.images.to_mnist`, then the model's stored preprocessing). A body that
-is empty, not an image, or holds no ink is answered 400 with ``{"error": "..."}``; one over
-8 MiB is answered 413 without reading past 8 MiB; a client that leaves before its body has
-arrived is let go quietly (a debug line on the ``chainrule.serve`` logger, no traceback).
-The server listens on 127.0.0.1 only unless told otherwise: it is a local teaching tool.
+A drawing or photo goes through exactly what ``chainrule predict`` does to a file
+(:func:`chainrule.data.images.to_mnist`, then the model's stored preprocessing). Whatever a
+client sends, the server answers and keeps serving (``chainrule.serve.limits``): a body over
+its path's limit (``MAX_IMAGE_BYTES`` for an image, less elsewhere) is a 413, refused from its
+``Content-Length`` or as soon as reading passes the limit; an image declaring more than
+``chainrule.data.images.MAX_PIXELS`` pixels is refused from its header, before decoding; a
+body that is empty, not an image, not JSON, or holds no ink is a 400 with ``{"error": "..."}``;
+a client that leaves before its body has arrived is let go quietly (a debug line on the
+``chainrule.serve`` logger). No client input names a file: models are picked among those
+loaded, by id or name. The server listens on 127.0.0.1 only unless ``host`` says otherwise
+(then it warns on stderr): it is a local teaching tool with no login.
 """
 
 from __future__ import annotations
@@ -33,21 +43,30 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chainrule.app.predict import Predictor
-from chainrule.data.images import ImageError, decode_image, to_mnist
+from chainrule.app.predict import MODEL_FILE, Predictor, resolve_model_path
+from chainrule.data.images import STEP_TITLES, ImageError, decode_image, to_mnist
+from chainrule.serve import playground as playground_page
+from chainrule.serve import stepthrough
+from chainrule.serve.limits import EXCEPTION_HANDLERS, BodyLimit, RequestError, read_body
 from chainrule.utils.validation import check_integer
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-MODEL_FILE = "model.safetensors"
-#: A canvas snapshot is a few kB; anything past this is not a drawing.
-MAX_BODY_BYTES = 8 * 1024 * 1024
+#: A canvas snapshot is a few kB, a phone photo 2-20 MB; anything past this is not a digit.
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+#: Bodies by path (the longest matching prefix); anything else: ``limits.DEFAULT_BODY_LIMIT``.
+BODY_LIMITS = {"/api/predict": MAX_IMAGE_BYTES, **playground_page.BODY_LIMITS}
+#: Preprocessing stages are sent at most this many pixels on their longer side.
+STAGE_SIZE = 240
+#: Hosts that only this machine can reach; any other gets a warning.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: The page only ever loads from this server (and draws into canvases).
 CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data: blob:"
 
@@ -93,28 +112,11 @@ class ServedModel:
         }
 
 
-def resolve_model_path(path: str | Path) -> Path:
-    """A model file, or a run directory holding ``model.safetensors``."""
-    path = Path(path)
-    if path.is_dir():
-        candidate = path / MODEL_FILE
-        if not candidate.is_file():
-            raise FileNotFoundError(
-                f"{path} is a directory without a {MODEL_FILE}; give a run directory written "
-                "by `chainrule train` or a model file"
-            )
-        return candidate
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    return path
-
-
 def load_models(model_paths: Sequence[str | Path]) -> list[ServedModel]:
-    """Load every model up front, so a bad one stops the server before it starts."""
+    """Load every model up front, so a bad one stops the server before it starts (none is
+    fine: the playground and step-through pages need no trained model)."""
     if isinstance(model_paths, str | Path):
         model_paths = [model_paths]
-    if not model_paths:
-        raise ValueError("serve needs at least one model file or run directory")
     models: list[ServedModel] = []
     taken: set[str] = set()
     for index, given in enumerate(model_paths):
@@ -129,39 +131,47 @@ def load_models(model_paths: Sequence[str | Path]) -> list[ServedModel]:
     return models
 
 
-def create_app(model_paths: Sequence[str | Path]) -> Starlette:
-    """The Starlette app serving ``model_paths`` (model files or run directories)."""
+def create_app(model_paths: Sequence[str | Path] = ()) -> Starlette:
+    """The Starlette app serving ``model_paths`` (model files or run directories; none: the
+    digit page says how to give one, the other pages work as ever)."""
     models = load_models(model_paths)
     by_key = {model.id: model for model in models} | {model.name: model for model in models}
 
+    playground = playground_page.Playground()
+    page_headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+
     async def index(request: Request) -> FileResponse:
-        return FileResponse(
-            STATIC / "index.html", headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
-        )
+        return FileResponse(STATIC / "index.html", headers=page_headers)
 
     async def list_models(request: Request) -> JSONResponse:
         return JSONResponse({"models": [model.describe() for model in models]})
 
     async def predict(request: Request) -> JSONResponse:
+        if not models:
+            raise RequestError(
+                404,
+                "no model is being served: start the server with one, e.g. chainrule "
+                "serve runs/mlp (a run directory written by chainrule train)",
+            )
         key = request.query_params.get("model", models[0].id)
         model = by_key.get(key)
         if model is None:
             known = ", ".join(f"{m.id} ({m.name})" for m in models)
-            return _error(404, f"unknown model {key!r}; the models are: {known}")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return _error(413, f"the image is over {MAX_BODY_BYTES // 2**20} MiB")
-        body = await _read_body(request, MAX_BODY_BYTES)
-        if body is None:
-            return _error(413, f"the image is over {MAX_BODY_BYTES // 2**20} MiB")
-        if not body:
-            return _error(400, "the request body is empty: POST the drawing as PNG bytes")
+            raise RequestError(404, f"unknown model {key!r}; the models are: {known}")
+        stages = request.query_params.get("stages", "0") not in ("0", "", "false")
+        body = await read_body(
+            request, empty="the request body is empty: POST the drawing or photo as PNG/JPEG bytes"
+        )
         started = time.perf_counter()
         try:
-            digit = await run_in_threadpool(lambda: to_mnist(decode_image(body)))
+            digit, steps = await run_in_threadpool(
+                lambda: to_mnist(decode_image(body), return_steps=True)
+            )
         except ImageError as error:
-            return _error(400, f"cannot use the image: {error.reason}")
+            raise RequestError(400, f"cannot use the image: {error.reason}") from None
         answer = await run_in_threadpool(model.respond, digit)
+        if stages:
+            answer["stages"] = await run_in_threadpool(stage_images, steps)
         answer["milliseconds"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(answer)
 
@@ -170,11 +180,15 @@ def create_app(model_paths: Sequence[str | Path]) -> Starlette:
             Route("/", index),
             Route("/api/models", list_models),
             Route("/api/predict", predict, methods=["POST"]),
+            *stepthrough.routes(page_headers),
+            *playground_page.playground_routes(playground, STATIC, page_headers),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        exception_handlers={ClientDisconnect: _client_gone},
+        middleware=[Middleware(BodyLimit, limits=BODY_LIMITS)],
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.models = models
+    app.state.playground = playground
     return app
 
 
@@ -192,6 +206,12 @@ def run(model_paths: Sequence[str | Path], host: str = "127.0.0.1", port: int = 
     listener = listen(host, port)
     try:
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        if host not in LOOPBACK:
+            print(
+                f"chainrule serve: warning: listening on {host}, so other machines can reach "
+                "these pages (there is no login); use --host 127.0.0.1 to keep them local",
+                file=sys.stderr,
+            )
         print(f"chainrule serve: open {_url(host, port)} (Ctrl+C to stop)", file=sys.stderr)
         server.run(sockets=[listener])
     finally:
@@ -234,28 +254,32 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it passes ``limit`` bytes (a chunked upload
-    declares no length, so the limit is kept while reading, not trusted from a header)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+def stage_images(steps: dict[str, np.ndarray], size: int = STAGE_SIZE) -> list[dict[str, Any]]:
+    """The preprocessing stages of ``to_mnist(..., return_steps=True)``, in order, each as
+    ``predict --explain-image`` titles it, with a PNG (data URL) at most ``size`` pixels on
+    its longer side (the 28×28 and 20 px stages as they are: the page enlarges them)."""
+    import base64
+    import io
 
+    from PIL import Image
 
-async def _client_gone(request: Request, error: Exception) -> Response:
-    """The client left before sending its whole body: nobody is waiting for an answer."""
-    path = request.url.path
-    logger.debug("%s %s: the client disconnected before its body arrived", request.method, path)
-    return Response(status_code=400)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    stages = []
+    for name, title in STEP_TITLES.items():
+        image = Image.fromarray(steps[name])
+        if max(image.size) > size:
+            factor = size / max(image.size)
+            shape = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+            image = image.resize(shape, Image.Resampling.BOX)
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        stages.append({
+            "name": name,
+            "title": title,
+            "width": image.width,
+            "height": image.height,
+            "png": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+        })  # fmt: skip
+    return stages
 
 
 def _rounded(values: np.ndarray) -> list[float]:

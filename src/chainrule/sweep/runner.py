@@ -436,11 +436,11 @@ def _lost_outcome(task: RunTask, times: int) -> RunOutcome:
 
 
 def _absolute_paths(recipe: dict[str, Any]) -> dict[str, Any]:
-    """A dataset given as a relative folder is made absolute, so any worker finds it."""
+    """A dataset given as a relative folder or file is made absolute, so any worker finds it."""
     data = recipe.get("data") or {}
-    for key in ("dataset", "data_dir"):
+    for key in ("dataset", "data_dir", "test_file"):
         value = data.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute() and Path(value).is_dir():
+        if isinstance(value, str) and not Path(value).is_absolute() and Path(value).exists():
             data[key] = str(Path(value).resolve())
     return recipe
 
@@ -456,7 +456,7 @@ def _check_datasets(
     for point in points:
         spec = point.recipe.data
         key = (spec.dataset, data_dir or spec.data_dir)
-        if key in seen or Path(spec.dataset).is_dir():
+        if key in seen or spec.kind != "registered":  # a folder, a file, a 2-D set: no fetch
             continue
         seen.add(key)
         try:

@@ -1,9 +1,12 @@
 // chainrule serve: draw on the pad; each stroke (and every THROTTLE_MS while drawing) sends
 // the pad as PNG to /api/predict, which preprocesses it exactly as `chainrule predict` does
 // and answers with the 28×28 input, the class probabilities and the hidden activations.
+// An uploaded photo goes the same way (?stages=1), and its preprocessing stages are shown.
 "use strict";
 
 const THROTTLE_MS = 250;
+// The server refuses larger bodies (413); saying so here saves sending them.
+const MAX_PHOTO_BYTES = 32 * 1024 * 1024;
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
@@ -14,6 +17,10 @@ const prediction = document.getElementById("prediction");
 const bars = document.getElementById("bars");
 const input28 = document.getElementById("input28");
 const layers = document.getElementById("layers");
+const photo = document.getElementById("photo");
+const stagesPanel = document.getElementById("stages-panel");
+const stages = document.getElementById("stages");
+const photoName = document.getElementById("photo-name");
 
 let models = [];
 let drawing = false;
@@ -76,6 +83,7 @@ function lineTo(point) {
 pad.addEventListener("pointerdown", (event) => {
   if (event.pointerType === "mouse" && event.button !== 0) return;
   event.preventDefault();
+  if (!stagesPanel.hidden) { clearPad(); showEmpty(); } // a drawing after a photo starts afresh
   pad.setPointerCapture(event.pointerId);
   drawing = true;
   hasInk = true;
@@ -106,6 +114,66 @@ document.getElementById("clear").addEventListener("click", () => {
   clearPad();
   showEmpty();
 });
+
+// ---------------------------------------------------------------- an uploaded photo
+
+photo.addEventListener("change", async () => {
+  const file = photo.files[0];
+  photo.value = ""; // choosing the same file again is a new upload
+  if (!file || !models.length) return;
+  clearPad(); // answers still coming for an earlier drawing are dropped
+  showEmpty();
+  const asked = version;
+  prediction.dataset.state = "busy";
+  prediction.textContent = `reading ${file.name}…`;
+  if (file.size > MAX_PHOTO_BYTES) {
+    showError(`${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MiB; photos may have at most ${MAX_PHOTO_BYTES / 2 ** 20} MiB`);
+    return;
+  }
+  try {
+    const url = `/api/predict?model=${encodeURIComponent(picker.value)}&stages=1`;
+    const response = await fetch(url, {
+      method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file,
+    });
+    const answer = await response.json();
+    if (asked !== version) return; // drawn on meanwhile
+    if (!response.ok) {
+      showError(`${file.name}: ${answer.error || `the server answered ${response.status}`}`);
+      return;
+    }
+    showAnswer(answer);
+    drawStages(answer.stages, file.name);
+    prediction.dataset.source = "photo";
+  } catch (error) {
+    if (asked === version) showError(`cannot reach the server (${error.message})`);
+  }
+});
+
+function drawStages(list, name) {
+  photoName.textContent = `· ${name}`;
+  const figures = [];
+  list.forEach((stage, index) => {
+    if (index) {
+      const arrow = document.createElement("span");
+      arrow.className = "arrow";
+      arrow.textContent = "→";
+      figures.push(arrow);
+    }
+    const figure = document.createElement("figure");
+    figure.setAttribute("role", "listitem");
+    figure.dataset.stage = stage.name;
+    const image = document.createElement("img");
+    image.src = stage.png;
+    image.alt = `${stage.title}: ${stage.width}×${stage.height}`;
+    if (Math.max(stage.width, stage.height) <= 28) image.className = "small";
+    const caption = document.createElement("figcaption");
+    caption.textContent = stage.title;
+    figure.append(image, caption);
+    figures.push(figure);
+  });
+  stages.replaceChildren(...figures);
+  stagesPanel.hidden = false;
+}
 
 // ---------------------------------------------------------------- talking to the server
 
@@ -150,6 +218,12 @@ async function loadModels() {
   }
   picker.replaceChildren(...models.map((model) => new Option(model.name, model.id)));
   pickerLabel.hidden = models.length < 2;
+  if (!models.length) {
+    showError("No model is being served: start the server with one, e.g. chainrule serve " +
+      "runs/mlp (a run directory written by chainrule train). The playground needs none.");
+    photo.disabled = true;
+    return;
+  }
   describeModel();
 }
 
@@ -172,6 +246,9 @@ picker.addEventListener("change", () => {
 function showEmpty() {
   prediction.dataset.state = "empty";
   delete prediction.dataset.version;
+  delete prediction.dataset.source;
+  stagesPanel.hidden = true;
+  stages.replaceChildren();
   prediction.textContent = "Draw a digit";
   bars.replaceChildren();
   layers.replaceChildren();
