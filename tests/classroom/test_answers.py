@@ -41,6 +41,16 @@ def test_csv_with_header():
     assert answers[1].work == "(0.1)^2*2"
 
 
+def test_csv_names_with_commas_need_no_quotes():
+    text = 'quantity,value\nW1[2,1],0.5\ndL/dx[1,2,3],-0.12\n"z1[1,1,2]",0.3\n'
+    answers = parse_answers(text)["answers"]
+    assert [(a.name, a.value) for a in answers] == [
+        ("W1[2,1]", 0.5),
+        ("dL/dx[1,2,3]", -0.12),
+        ("z1[1,1,2]", 0.3),
+    ]
+
+
 def test_read_answers_names_the_student_after_the_file(tmp_path):
     path = tmp_path / "grace.csv"
     path.write_text("quantity,value\nL,0.02\n")

@@ -58,3 +58,23 @@ def test_bad_tasks_are_refused():
         ExerciseSettings(tasks=("forwards",))
     with pytest.raises(ValueError, match="paths task needs a named weight"):
         ExerciseSettings(tasks=("paths",))
+
+
+def test_a_conv_variant_is_well_posed_and_regenerated_from_the_id():
+    from chainrule.classroom.conv_math import windows
+    from chainrule.explain.conv_steps import Geometry
+
+    path = Path(__file__).parents[2] / "examples" / "conv-maxpool-dense-softmax.yaml"
+    template = yaml.safe_load(path.read_text())
+    settings = ExerciseSettings()
+    for student in ("ada", "bo", "cy"):
+        variant = make_variant(template, student, settings)
+        again = make_variant(template, student, settings)
+        assert variant.raw == again.raw and variant.draw == again.draw
+        example = variant.record.steps[0].examples[0]
+        assert np.min(np.abs(example.z[0])) >= settings.guard.margin  # no ReLU kink
+        pool = Geometry(variant.spec.engine_layers()[1])
+        ordered = np.sort(windows(example.a[0], pool), axis=-1)
+        assert np.min(ordered[..., -1] - ordered[..., -2]) >= settings.guard.tie  # no tie
+        assert variant.tasks == settings.tasks and "dx" in variant.tasks
+        assert len(variant.asked) == 8 + 2 + 16 + 2  # W1, b1, W4, b4

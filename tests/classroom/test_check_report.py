@@ -34,3 +34,16 @@ def test_the_document_lists_the_answered_only(result):
     document = check_document(result)
     table = next(b for b in document.blocks if type(b).__name__ == "Table")
     assert len(table.rows) == 4
+
+
+def test_a_check_result_shows_this_report_in_a_notebook(result, html_text):
+    counts = {verdict: result.count(verdict) for verdict in ("right", "follows", "wrong")}
+    assert repr(result) == (
+        f"CheckResult({result.title!r}: {counts['right']} right, {counts['follows']} follows, "
+        f"{counts['wrong']} wrong, {result.count('missing')} missing)"
+    )
+    assert counts["wrong"] >= 1 and counts["follows"] >= 1
+    text = html_text(result._repr_html_())
+    assert text.startswith(f"Check: {result.title}")
+    assert "first wrong step: L, in the loss" in text and "follows from your value" in text
+    assert result._repr_markdown_() == render_check(result, "markdown")

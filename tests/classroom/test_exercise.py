@@ -132,3 +132,49 @@ class _Serial:
 
     def map(self, function, items, chunksize=1):
         return map(function, items)
+
+
+CONV = yaml.safe_load(
+    (Path(__file__).parents[2] / "examples" / "conv-stride2-padded.yaml").read_text()
+)
+
+
+@pytest.mark.skipif(not latex.have_pdflatex(), reason="pdflatex is not installed")
+def test_a_conv_exercise_compiles_to_pdf_and_its_sheet_holds_no_key_value(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    write_exercise(CONV, ["ada"], tmp_path, ExerciseSettings(), pdf=True)
+    folder = tmp_path / "ada"
+    for name in ("sheet.pdf", "key.pdf", "spec.yaml"):
+        assert (folder / name).is_file()
+    assert not (folder / "network.png").exists()  # a conv sheet gives its maps as tables
+    assert (tmp_path / "sheets.pdf").is_file() and (tmp_path / "keys.pdf").is_file()
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", folder / "sheet.pdf", "page"],
+            cwd=tmp_path,
+            check=True,
+        )
+        assert (tmp_path / "page-1.png").stat().st_size > 1000
+    if shutil.which("pdftotext"):
+        subprocess.run(["pdftotext", folder / "sheet.pdf", tmp_path / "sheet.txt"], check=True)
+        text = (tmp_path / "sheet.txt").read_text()
+        key = json.loads((folder / "answers.json").read_text())["answers"]
+        on_sheet = set(re.findall(r"-?\d+\.\d+", text))
+        for name, value in key.items():
+            shown = f"{value:.4f}".rstrip("0")
+            if len(shown.replace("-", "").replace(".", "").lstrip("0")) >= 3:
+                assert shown not in on_sheet, name
+        assert "dL/dx[1,i,j]" in text
+
+
+def test_a_conv_variant_checks_all_right_with_its_own_key(tmp_path):
+    from chainrule.classroom import check
+
+    write_exercise(CONV, ["bo"], tmp_path, ExerciseSettings(), pdf=False)
+    data = json.loads((tmp_path / "bo" / "answers.json").read_text())
+    answers = {name: f"{value:.4f}" for name, value in data["answers"].items()}
+    result = check(tmp_path / "bo" / "spec.yaml", answers)
+    assert result.all_right and len(result.answered) == len(answers)

@@ -95,3 +95,48 @@ def test_batches_and_steps_qualify_the_names():
     raw["steps"] = 2
     names = answers(make_variant(raw, "carol", ExerciseSettings()))
     assert "step 1: z1[1] (example 2)" in names and "step 2: L" in names
+
+
+# -- convolutional specs ---------------------------------------------------------------------
+EXAMPLES = Path(__file__).parents[2] / "examples"
+CONV = ["conv-maxpool-dense-softmax.yaml", "conv-stride2-padded.yaml"]
+
+
+@pytest.fixture(scope="module", params=CONV)
+def conv_variant(request):
+    template = yaml.safe_load((EXAMPLES / request.param).read_text())
+    return make_variant(template, "ada", ExerciseSettings())
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_a_conv_sheet_holds_no_key_value(conv_variant, fmt):
+    test_none_of_the_keys_numbers_appear_on_the_sheet(conv_variant, fmt)
+
+
+def test_a_conv_sheets_blanks_are_names_check_grades(conv_variant):
+    from chainrule.classroom import Grader
+
+    key = answers(conv_variant)
+    grader = Grader(conv_variant.spec)
+    for name, value in key.items():
+        assert grader.resolve(name) == name
+        assert grader.expected[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+    prefixes = {re.sub(r"\d*\[.*", "", name) for name in key}
+    assert {"z", "a", "L", "δ", "dL/da", "dL/dx", "dL/dW", "dL/db", "W", "b"} <= prefixes
+    sheet = render(sheet_document(conv_variant), "markdown")
+    assert sheet.count(BLANK) == len(key)
+    assert "Gradient for the image: compute dL/dx" in sheet
+    assert "| z1[1,i,j] | col 1 |" in sheet and "| dL/dW1[1,1,p,q] | col 1 |" in sheet
+    assert "| dL/dx[1,i,j] | col 1 | col 2 | col 3 | col 4 | col 5 |" in sheet
+    assert "the kernel is not flipped" in sheet
+    assert "engine" not in sheet and "chainrule" not in sheet
+
+
+def test_a_few_kernel_entries_asked_are_a_list_not_a_grid_with_holes():
+    template = yaml.safe_load((EXAMPLES / CONV[0]).read_text())
+    settings = ExerciseSettings(tasks=("gradients",), weights=("W1[1,1,2,2]", "b1[2]"))
+    sheet = render(sheet_document(make_variant(template, "ada", settings)), "markdown")
+    assert "[1,1,p,q]" not in sheet and "| row 1 |  |" not in sheet
+    table = sheet[sheet.index("| quantity | your answer |") :]
+    assert f"| dL/dW1[1,1,2,2] | {BLANK} |\n| dL/db1[2] | {BLANK} |" in table
+    assert sheet.count(BLANK) == 2

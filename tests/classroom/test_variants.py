@@ -78,3 +78,26 @@ def test_bad_settings_name_the_argument():
         DrawSettings(ranges={"weights": (1.0, -1.0)})
     with pytest.raises(ValueError, match="decimals"):
         DrawSettings(decimals=-1)
+
+
+def test_a_conv_template_draws_its_image_kernels_and_target():
+    template = yaml.safe_load(
+        (Path(__file__).parents[2] / "examples" / "conv-maxpool-dense-softmax.yaml").read_text()
+    )
+    settings = DrawSettings(seed=3)
+    raw = draw_spec(template, "ada", settings)
+    assert raw == draw_spec(template, "ada", settings) != draw_spec(template, "bo", settings)
+    spec = parse_spec(raw)
+    original = parse_spec(template)
+    assert spec.input_shape == original.input_shape
+    for W, W0, b, b0 in zip(
+        spec.weights(), original.weights(), spec.biases(), original.biases(), strict=True
+    ):
+        assert (W is None) == (W0 is None)
+        if W is not None:
+            assert W.shape == W0.shape and b.shape == b0.shape
+            assert np.allclose(W * 10, np.round(W * 10))
+    x = spec.x()
+    assert np.allclose(x * 10, np.round(x * 10)) and x.min() >= -1 and x.max() <= 1
+    assert sorted(spec.y()[0].tolist()) == [0.0, 1.0]  # one-hot, for softmax + cross-entropy
+    assert raw["layers"][1] == template["layers"][1] and raw["layers"][2] == "flatten"

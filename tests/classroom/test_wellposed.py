@@ -102,3 +102,40 @@ def test_bad_guard_settings():
         GuardSettings(margin=-1)
     with pytest.raises(ValueError, match="answer decimals"):
         GuardSettings(decimals=0)
+
+
+def _conv(image, kernel, bias=0.0, activation="relu"):
+    rows, columns = len(image) - len(kernel) + 1, len(image[0]) - len(kernel[0]) + 1
+    pooled = (rows // 2) * (columns // 2)
+    raw = {
+        "input": image,
+        "target": [0, 1],
+        "layers": [
+            {"type": "conv2d", "activation": activation, "W": kernel, "b": [bias]},
+            {"type": "max_pool2d", "pool_size": 2},
+            "flatten",
+            {"activation": "softmax", "W": [[0.3] * pooled, [-0.2] * pooled]},
+        ],
+        "loss": "categorical_crossentropy",
+        "optimizer": {"name": "gd", "learning_rate": 0.1},
+    }
+    return parse_spec(raw)
+
+
+IMAGE = [[0.2, 0.5, 0.1], [0.4, 0.9, 0.6], [0.0, 0.3, 0.8]]
+
+
+def test_a_good_conv_draw_passes():
+    # z1 = x[:2, :2] + 0.1 = [[0.3, 0.6], [0.5, 1.0]]: one clear maximum, no pixel near 0
+    assert _reasons(_conv(IMAGE, [[1.0, 0.0], [0.0, 0.0]], bias=0.1)) == []
+
+
+def test_two_maxima_of_a_pooling_window_tie():
+    # z1 = [[0.2 + 0.9, 0.5 + 0.6], [0.4 + 0.3, 0.9 + 0.2]] = [[1.1, 1.1], [0.7, 1.1]]
+    image = [[0.2, 0.5, 0.1], [0.4, 0.9, 0.6], [0.0, 0.3, 0.2]]
+    assert _reasons(_conv(image, [[1.0, 0.0], [0.0, 1.0]])) == ["pool_tie"]
+
+
+def test_a_conv_pixel_on_the_relu_kink():
+    # z1[1,1,1] = 0.2*1 + 0.5*(-1) + 0.3 = 0 (the others are not): on the kink
+    assert "kink" in _reasons(_conv(IMAGE, [[1.0, -1.0], [0.0, 0.0]], bias=0.3))

@@ -77,6 +77,9 @@ def test_from_a_template_and_a_roster_with_conventions(tmp_path, capsys):
     }
 
 
+CONV_POOLED = CLASSIC.parent / "conv-maxpool-dense-softmax.yaml"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -87,6 +90,11 @@ def test_from_a_template_and_a_roster_with_conventions(tmp_path, capsys):
         ),
         ([str(CLASSIC), "--variants", "1", "--tasks", "backward"], "tasks must name"),
         ([str(CLASSIC), "--variants", "1", "--weights", "W9[1,1]"], "there is no W9"),
+        ([str(CLASSIC), "--variants", "1", "--weights", "W1[9,1]"], "--weights W1[9,1]: "),
+        (
+            [str(CONV_POOLED), "--variants", "1", "--weights", "W1[1,1,9,1]"],
+            "--weights W1[1,1,9,1]: W1 is 2×1×2×2",
+        ),
         ([str(CLASSIC), "--variants", "0"], "--variants must be an integer from 1"),
         ([str(CLASSIC), "--variants", "1", "--range", "weights=a:b"], "KIND=LOW:HIGH"),
     ],
@@ -102,3 +110,20 @@ def test_names_keep_the_commas_inside_brackets():
     assert _ranges(["weights=-1:0.5"]) == {"weights": (-1.0, 0.5)}
     with pytest.raises(CommandError):
         _ranges(["weights"])
+
+
+def test_a_conv_spec_template_and_check_of_its_answers(tmp_path, capsys):
+    spec = CLASSIC.parent / "conv-maxpool-dense-softmax.yaml"
+    out = tmp_path / "conv"
+    assert main(["exercise", str(spec), "--variants", "1", "--out", str(out), *QUICK]) == 0
+    assert "1 variants written" in capsys.readouterr().out
+    folder = out / "variant-001"
+    sheet = (folder / "sheet.md").read_text()
+    assert "| dL/dx[1,i,j] |" in sheet and "max pool 2×2" in sheet
+    assert "(conv 2 filters 2×2, stride 1, ReLU)" in sheet
+    key = json.loads((folder / "answers.json").read_text())["answers"]
+    right = {name: f"{value:.4f}" for name, value in key.items()}
+    answers = tmp_path / "ada.yaml"
+    answers.write_text("".join(f"{name}: '{value}'\n" for name, value in right.items()))
+    assert main(["check", str(folder / "spec.yaml"), str(answers)]) == 0
+    assert f"{len(right)} right, 0 follow" in capsys.readouterr().out

@@ -79,3 +79,25 @@ def test_weights_option():
     assert parse_weights("follows=0.75, wrong=0") == {"follows": 0.75, "wrong": 0.0}
     with pytest.raises(CommandError, match="VERDICT=CREDIT"):
         parse_weights("follows")
+
+
+def test_a_conv_spec_names_a_convolution_mistake(tmp_path, capsys):
+    import numpy as np
+
+    from chainrule.classroom import Grader
+
+    spec = str(Path(CLASSIC).parent / "conv-stride2-padded.yaml")  # 3x3 kernel, stride 2, pad 1
+    grader = Grader(spec)
+    delta = np.array([[grader.expected[f"δ1[1,{i},{j}]"] for j in (1, 2, 3)] for i in (1, 2, 3)])
+    W = grader.chain.parameters.W[0][0, 0]
+    # dL/dx with the kernel unflipped: each δ[i,j] scatters W[2-p, 2-q] onto the padded 7x7
+    padded = np.zeros((7, 7))
+    for i, j, p, q in np.ndindex(3, 3, 3, 3):
+        padded[2 * i + p, 2 * j + q] += delta[i, j] * W[2 - p, 2 - q]
+    wrong = padded[1:6, 1:6]
+    lines = [f"δ1[1,{i + 1},{j + 1}]: {delta[i, j]:.4f}" for i, j in np.ndindex(3, 3)]
+    lines += [f"dL/dx[1,{y + 1},{x + 1}]: {wrong[y, x]:.4f}" for y, x in np.ndindex(5, 5)]
+    assert main(["check", spec, answers(tmp_path, "\n".join(lines) + "\n")]) == 1
+    out = capsys.readouterr().out
+    assert "wrong: kernel not flipped in dx" in out
+    assert "padding cropped wrongly" not in out

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from worked_reference import first_weight
 
 from chainrule.explain import FORMATS, SpecError, explain
 
@@ -26,7 +27,7 @@ def test_three_examples_ship():
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: p.name)
 def test_every_example_in_every_format_verifies(path, fmt):
-    output = explain(str(path), fmt=fmt, paths=["W1[1,1]"])
+    output = explain(str(path), fmt=fmt, paths=[first_weight(path)])
     assert isinstance(output, str) and output.endswith("\n")
     assert "agree" in output
     assert "DISAGREE" not in output and "SOME" not in output
@@ -62,3 +63,19 @@ def test_argument_errors():
         explain(CLASSIC, digits=0)
     with pytest.raises(ValueError, match="--paths W9\\[1,1\\]: the network has 3 layers"):
         explain(CLASSIC, paths=["W9[1,1]"])
+
+
+def test_in_a_notebook_the_text_shows_in_the_format_it_was_written_in():
+    """explain() returns a str; a notebook (IPython's formatter) shows text and LaTeX as
+    lines, Markdown typeset, HTML as a fragment of the page — never one escaped line."""
+    formatter = pytest.importorskip("IPython.core.formatters").DisplayFormatter()
+    text = explain(CLASSIC)
+    assert isinstance(text, str) and repr(text) == str(text)
+    assert formatter.format(text)[0] == {"text/plain": str(text)}
+    markdown = explain(CLASSIC, fmt="markdown")
+    bundle = formatter.format(markdown)[0]
+    assert bundle["text/markdown"] == str(markdown) and "$a^{(1)}_{1} = " in markdown
+    page = explain(CLASSIC, fmt="html")
+    fragment = formatter.format(page)[0]["text/html"]
+    assert page.startswith("<!DOCTYPE html>") and fragment.startswith("<div")
+    assert "katex" in page and "katex" not in fragment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from worked_reference import first_weight
 
 from chainrule.explain import compute, explain, render
 from chainrule.explain.spec import load_spec
@@ -117,7 +119,7 @@ def test_long_equations_break_after_an_equal_sign():
 # -- markdown ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: p.name)
 def test_markdown_tables_and_lists_are_well_formed(path):
-    markdown = explain(path, fmt="markdown", paths=["W1[1,1]"])
+    markdown = explain(path, fmt="markdown", paths=[first_weight(path)])
     lines = markdown.splitlines()
     assert lines[0].startswith("# ")
     tables = 0
@@ -129,12 +131,27 @@ def test_markdown_tables_and_lists_are_well_formed(path):
                 assert re.fullmatch(r"\|( -*-*:? \|)+", lines[index + 1].replace("---:", "---"))
                 width = line.count("|")
             assert line.count("|") == width and line.endswith("|")
-        if line.startswith("- "):  # list items: one code span each, closed
-            assert line.startswith("- `") and line.endswith("`") and line.count("`") == 2
+        if line.startswith("- "):  # list items: one equation each, as TeX between dollars
+            assert line.startswith("- $") and line.endswith("$") and line.count("$") == 2
             assert lines[index - 1] == "" or lines[index - 1].startswith("- ")
+        if line.startswith("$$"):  # a formula on its own: one paragraph
+            assert line.endswith("$$") and line.count("$") == 4 and lines[index - 1] == ""
     assert tables >= 2
-    assert "- `a1[1] = " in markdown
+    assert "- $a^{(1)}_{1} = " in markdown or "- $z^{(1)}_{1,1,1} = " in markdown
     assert markdown.count("```") % 2 == 0
+
+
+def test_markdown_math_reaches_jupyter_intact():
+    """nbconvert renders Markdown as Jupyter does (math set aside for MathJax): every
+    ``$…$`` comes out as written, and no underscore or product turned into emphasis."""
+    filters = pytest.importorskip("nbconvert.filters.markdown_mistune")
+    markdown = explain(CLASSIC, fmt="markdown", paths=["W1[1,1]"])
+    page = filters.markdown2html_mistune(markdown)
+    spans = re.findall(r"\$\$[^$]+\$\$|\$[^$]+\$", markdown)
+    assert len(spans) > 50
+    for span in spans:
+        assert html.escape(span, quote=False) in page, span
+    assert "<em>" not in page
 
 
 def test_markdown_prose_escapes_emphasis_but_not_words():
@@ -166,7 +183,7 @@ def balanced(latex: str) -> None:
 
 @pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: p.name)
 def test_latex_is_balanced_ascii_and_amsmath_only(path):
-    latex = explain(path, fmt="latex", paths=["W1[1,1]", "b1[1]"])
+    latex = explain(path, fmt="latex", paths=[first_weight(path), "b1[1]"])
     balanced(latex)
     assert latex.isascii()
     assert "\\documentclass" not in latex and "\\usepackage" not in latex
@@ -186,6 +203,7 @@ def test_latex_is_balanced_ascii_and_amsmath_only(path):
         "left",
         "right",
         "operatorname",
+        "tilde",
         "sigma",
         "tanh",
         "delta",
@@ -224,7 +242,9 @@ def test_latex_is_balanced_ascii_and_amsmath_only(path):
 def test_latex_fragment_compiles(tmp_path):
     for number, path in enumerate(ALL_EXAMPLES):
         fragment = tmp_path / f"fragment{number}.tex"
-        fragment.write_text(explain(path, fmt="latex", paths=["W1[1,1]"]), encoding="utf-8")
+        fragment.write_text(
+            explain(path, fmt="latex", paths=[first_weight(path)]), encoding="utf-8"
+        )
         document = tmp_path / f"document{number}.tex"
         document.write_text(
             "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
@@ -256,8 +276,58 @@ def test_the_same_record_renders_the_same_numbers_in_every_format():
     record = compute(load_spec(CLASSIC))
     value = record.steps[0].dW[0][0, 0]
     assert format_number(value, 4) in render(record, "text")
-    assert f"`dL/dW1[1,1] = δ1[1]*x[1] = (-0.001568)*0.3 = {format_number(value, 4)}`" in render(
-        record, "markdown"
-    )
+    assert (
+        "$\\frac{\\partial L}{\\partial W^{(1)}_{1,1}} = \\delta^{(1)}_{1} \\cdot x_{1} = "
+        f"\\left(-0.001568\\right) \\cdot 0.3 = {latex_number(value, 4)}$"
+    ) in render(record, "markdown")
     assert latex_number(value, 4) in render(record, "latex")
     assert np.isfinite(value)
+
+
+# -- in a notebook -----------------------------------------------------------------------------
+def test_a_record_and_its_steps_show_themselves_in_a_notebook(html_text):
+    record = compute(load_spec(CLASSIC), paths=["W1[1,1]"], source="classic.yaml")
+    value = record.steps[0].dW[0][0, 0]
+    text = html_text(record._repr_html_())
+    assert text.startswith(record.spec.title) and "Step 1 of 1" in text
+    assert format_number(value, 4) in text and "Chain-rule paths" in text
+    markdown = record._repr_markdown_()
+    assert markdown == render(record, "markdown")  # the same Markdown as explain writes
+    assert f"= {latex_number(value, 4)}$" in markdown
+    latex = record._repr_latex_()
+    balanced(latex)
+    assert "\\begin{pmatrix}" in latex  # the matrices drawn LaTeX's way
+
+    step = record.steps[0]
+    step_text = html_text(step._repr_html_())
+    assert step_text.startswith("Step 1 Forward pass") and "Backward pass" in step_text
+    assert "Network" not in step_text  # a step, not the whole example
+    assert f"= {latex_number(value, 4)}$" in step._repr_markdown_()
+    balanced(step._repr_latex_())
+
+
+def test_the_html_page_typesets_every_formula_offline():
+    """Chromium opens explain's page from disk, the network cut off: KaTeX (inlined) sets
+    every formula, and none fails to parse (a failure keeps its Unicode form and a title)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).is_file():
+        pytest.skip("Chromium not found (Debian package 'chromium')")
+    # the dense examples (a conv example's page takes 10 s to compute and set)
+    dense = [path for path in ALL_EXAMPLES if "conv" not in path.name]
+    pages = {path.name: explain(path, fmt="html", paths=["W1[1,1]"]) for path in dense}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            fetched = []
+            page.route("**/*", lambda route: (fetched.append(route.request.url), route.abort()))
+            for name, html_page in pages.items():
+                page.set_content(html_page)
+                math = page.locator(".math").count()
+                assert math > 100, name
+                assert page.locator(".math .katex").count() == math, name
+                assert page.locator(".math[title]").count() == 0, name  # no parse error
+            assert fetched == []  # nothing from the network, not even a font
+        finally:
+            browser.close()

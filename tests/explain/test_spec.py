@@ -4,13 +4,15 @@ mistake a user can make gives one message naming the layer and the shapes."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from worked_reference import CONV_MAXPOOL, CONV_STRIDED, load_raw
 
-from chainrule.explain.spec import SpecError, load_spec, parse_spec
+from chainrule.explain.spec import ConvSpec, SpecError, load_spec, parse_spec, require_dense
 from chainrule.nn.model import Sequential
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -221,3 +223,99 @@ def test_fused_is_what_the_engine_fuses():
     assert parse_spec(raw).fused
     raw["fuse"] = False
     assert not parse_spec(raw).fused
+
+
+# -- convolutional specs ---------------------------------------------------------------------
+def test_conv_specs_parse_to_a_conv_spec():
+    spec = load_spec(CONV_MAXPOOL)
+    assert isinstance(spec, ConvSpec)
+    assert spec.kinds == ["conv2d", "max_pool2d", "flatten", "dense"]
+    assert spec.shapes == [(1, 5, 5), (2, 4, 4), (2, 2, 2), (8,), (2,)]
+    assert spec.widths == [25, 32, 8, 8, 2]
+    assert spec.parameter_names() == ["W1", "b1", "W4", "b4"]
+    assert spec.weights()[0].shape == (2, 1, 2, 2) and spec.weights()[1] is None
+    assert load_spec(CONV_STRIDED).shapes[1] == (1, 3, 3)  # (5 + 2 - 3) / 2 + 1
+
+
+def test_conv_to_model_holds_the_kernels_as_given_and_dense_W_transposed():
+    spec = load_spec(CONV_MAXPOOL)
+    model = spec.to_model()
+    np.testing.assert_array_equal(model.params["conv_1.W"], spec.weights()[0])
+    np.testing.assert_array_equal(model.params["dense_4.W"], spec.weights()[3].T)
+    names = [layer.name for layer in model.layers]
+    assert names[0] == "conv_1" and {"pool_2", "flatten_3", "dense_4"} <= set(names)
+
+
+def test_require_dense_names_the_command():
+    with pytest.raises(SpecError, match="f.yaml: chainrule check covers dense specs"):
+        require_dense(load_spec(CONV_MAXPOOL), "chainrule check", "f.yaml")
+    spec = load_spec(CLASSIC)
+    assert require_dense(spec, "chainrule check") is spec
+
+
+def broken(**changes) -> dict:
+    raw = load_raw(CONV_MAXPOOL)
+    for key, value in changes.items():
+        raw["layers"][0][key] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"filters": 3}, "layer 1: filters is 3 but W1 holds 2 kernels"),
+        ({"kernel_size": 3}, "layer 1: kernel_size is 3×3 but the kernels of W1 are 2×2"),
+        ({"b": [0.1]}, "layer 1: b1 has 1 values but W1 has 2 filters"),
+        ({"stride": 2}, "layer 1: stride 2 does not fit: a 2×2 kernel over 5×5"),
+        ({"W": [[0.1, 0.2], [0.3]]}, "layer 1: W1: has rows of different lengths (2, 1)"),
+        (
+            {"W": [[[0.5, -0.3, 0.1], [0.2, 0.4]], [[-0.2, 0.6], [0.7, -0.1]]]},
+            "layer 1: W1: [1] has rows of different lengths (3, 2)",
+        ),
+        ({"stride": "two"}, "layer 1: stride: Input should be a valid integer, unable to parse"),
+        ({"activation": "softmax"}, "layer 1: activation: a convolution's activation acts on"),
+        ({"padding": -1}, "layer 1: Conv2D: padding must be 'valid', 'same', an integer >= 0"),
+        (
+            {"W": [[0.1] * 6] * 6, "filters": 1, "kernel_size": 6, "b": [0.1]},
+            "layer 1: Conv2D: kernel 6x6 is larger than its padded input 5x5",
+        ),
+    ],
+)
+def test_bad_conv_layers_name_the_key_and_shapes(changes, message):
+    with pytest.raises(SpecError, match="^<spec>: " + re.escape(message)):
+        parse_spec(broken(**changes))
+
+
+def test_a_bad_conv_key_is_one_problem_with_a_conv_hint():
+    raw = load_raw(CONV_MAXPOOL)
+    del raw["layers"][0]["W"]
+    with pytest.raises(SpecError, match=r"layer 1: W1: missing; give the kernels, \(filters,"):
+        parse_spec(raw)
+    # stride is an int or a pair: a string fails both, and is said once
+    with pytest.raises(SpecError) as error:
+        parse_spec(broken(stride="two"))
+    assert str(error.value).count("stride") == 1
+
+
+def test_bad_image_and_layer_order():
+    raw = load_raw(CONV_MAXPOOL)
+    raw["input"] = [[0.1, 0.2], [0.3]]
+    with pytest.raises(SpecError, match="input: .*rows of different lengths"):
+        parse_spec(raw)
+    raw = load_raw(CONV_MAXPOOL)
+    del raw["layers"][2]  # no flatten before the dense layer
+    with pytest.raises(SpecError, match="layer 3: a dense layer needs a vector.*flatten"):
+        parse_spec(raw)
+    raw = load_raw(CONV_MAXPOOL)
+    raw["layers"][1] = {"type": "max_pool2d", "pool_size": 3}
+    with pytest.raises(SpecError, match="layer 2: stride 3 does not fit"):
+        parse_spec(raw)
+    raw["layers"][1] = {"type": "maxpool", "pool_size": 2}
+    with pytest.raises(SpecError, match="layer 2: unknown layer type 'maxpool'"):
+        parse_spec(raw)
+    raw["layers"][1] = {"type": "max_pool2d", "size": 2}
+    with pytest.raises(SpecError, match="layer 2: unknown key 'size'; valid keys: type, pool_size"):
+        parse_spec(raw)
+    raw["layers"][1] = 1  # a bare number where a layer's mapping belongs
+    with pytest.raises(SpecError, match="layer 2: a layer is a mapping of its keys, not 1"):
+        parse_spec(raw)

@@ -20,7 +20,7 @@ def test_one_formula_prints_in_symbols_and_in_numbers_and_computes():
     derivative = lambda z, a: a * (1 - a)  # noqa: E731 - a formula as nn writes one
     assert printed(derivative(Term(Sym("z")), Term(Sym("a")))) == "a*(1 - a)"
     with_numbers = derivative(Term.number(0.1), Term.number(-0.3))
-    assert printed(with_numbers) == "(-0.3)*(1 - -0.3)"
+    assert printed(with_numbers) == "(-0.3)*(1 - (-0.3))"
     assert with_numbers.value == pytest.approx(-0.39)
 
 

@@ -19,6 +19,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CLASSIC = EXAMPLES / "relu-tanh-sigmoid-mse.yaml"
 BCE = EXAMPLES / "sigmoid-binary-crossentropy.yaml"
 SOFTMAX = EXAMPLES / "softmax-categorical-crossentropy.yaml"
+CONV_MAXPOOL = EXAMPLES / "conv-maxpool-dense-softmax.yaml"
+CONV_STRIDED = EXAMPLES / "conv-stride2-padded.yaml"
+
+
+def first_weight(path: Path) -> str:
+    """W1's first entry in the example's index notation: a kernel has four indices."""
+    return "W1[1,1,1,1]" if Path(path).name.startswith("conv-") else "W1[1,1]"
 
 
 def activation(name: str, z: np.ndarray, slope: float = 0.01) -> np.ndarray:
@@ -185,3 +192,57 @@ def momentum_steps(raw: dict, steps: int) -> list[dict]:
             b[i] = b[i] - lr * vb[i]
         ref["W_new"], ref["b_new"] = [w.copy() for w in W], [v.copy() for v in b]
     return refs
+
+
+# -- convolutional specs, in loops ------------------------------------------------------------
+def correlate(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """z[o,i,j] = Σ_{c,p,q} xp[c, s·i+p, s·j+q] W[o,c,p,q] + b[o], by loops."""
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    filters, C, kh, kw = W.shape
+    Ho, Wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
+    z = np.zeros((filters, Ho, Wo))
+    for o in range(filters):
+        for i in range(Ho):
+            for j in range(Wo):
+                total = b[o]
+                for c in range(C):
+                    for p in range(kh):
+                        for q in range(kw):
+                            total += xp[c, stride * i + p, stride * j + q] * W[o, c, p, q]
+                z[o, i, j] = total
+    return z
+
+
+def reference_loss(raw: dict, x: np.ndarray, W1: np.ndarray, b1: np.ndarray) -> float:
+    """The spec's loss through conv -> activation -> pool -> flatten -> dense -> loss."""
+    conv = raw["layers"][0]
+    z1 = correlate(x, W1, b1, conv["stride"], conv["padding"])
+    a1 = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh}[conv["activation"]](z1)
+    pool = raw["layers"][1]
+    size, stride = pool["pool_size"], pool.get("stride", pool["pool_size"])
+    Ho = (a1.shape[1] - size) // stride + 1
+    a2 = np.zeros((a1.shape[0], Ho, Ho))
+    for c, i, j in np.ndindex(*a2.shape):
+        window = a1[c, stride * i : stride * i + size, stride * j : stride * j + size]
+        a2[c, i, j] = window.max() if pool["type"] == "max_pool2d" else window.mean()
+    dense = raw["layers"][3]
+    z4 = np.array(dense["W"]) @ a2.ravel() + np.array(dense["b"])
+    y = np.array(raw["target"], dtype=float)
+    if dense["activation"] == "softmax":
+        e = np.exp(z4 - z4.max())
+        return float(-np.sum(y * np.log(e / e.sum())))
+    return float(np.mean((z4 - y) ** 2))
+
+
+def full_convolution(delta: np.ndarray, W: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """dL/dx by the textbook recipe: dilate δ by the stride, pad it by k - 1, slide the
+    kernel flipped in both axes (and its channels swapped) over it, crop the padding."""
+    filters, C, kh, kw = W.shape
+    dilated = np.zeros(
+        (filters, stride * (delta.shape[1] - 1) + 1, stride * (delta.shape[2] - 1) + 1)
+    )
+    dilated[:, ::stride, ::stride] = delta
+    flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
+    spread = np.pad(dilated, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    full = correlate(spread, flipped, np.zeros(C), 1, 0)
+    return full[:, pad : full.shape[1] - pad, pad : full.shape[2] - pad]

@@ -102,3 +102,19 @@ def test_each_class_docstring_ends_with_the_math_that_derive_and_explain_print()
     assert "sqrt(v_hat) + ε" in Adam.__doc__
     for rule in RMSProp.math.rules:  # no worked lines: the rules as the derivation writes them
         assert f"{rule.target} {rule.relation} {rule.tex}" in RMSProp.__doc__
+
+
+def test_a_layers_equations_end_its_docstring_forward_then_backward():
+    from chainrule.nn.formulas import LayerEquation, LayerMath, docstring_section
+
+    math = LayerMath(
+        name="scaling",
+        forward=(LayerEquation("{out}", r"2 {x}", "a = 2 x"),),
+        backward=(LayerEquation("{dx}", r"2 {dout}", "dx = 2 dout", when="input_grad"),),
+        edges={"x": r"2 \cdot"},
+        values=lambda layer: {},
+    )
+    section = docstring_section(math)
+    assert "As derive and graph print it (scaling, from ``math``)" in section
+    assert section.index("Forward:") < section.index("a = 2 x") < section.index("Backward:")
+    assert section.index("Backward:") < section.index("dx = 2 dout")

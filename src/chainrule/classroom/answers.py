@@ -172,8 +172,20 @@ def _parse_yaml(text: str, source: str) -> dict:
     return {"student": student, "answers": answers}
 
 
+def _rejoin_brackets(row: list[str]) -> list[str]:
+    """Cells split at the commas inside an unquoted name's brackets, joined again:
+    ``z1[1,2,3],0.25`` is the quantity ``z1[1,2,3]`` and the value 0.25."""
+    cells: list[str] = []
+    for cell in row:
+        if cells and cells[-1].count("[") > cells[-1].count("]"):
+            cells[-1] += "," + cell
+        else:
+            cells.append(cell)
+    return cells
+
+
 def _parse_csv(text: str, source: str) -> dict:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = [_rejoin_brackets(row) for row in csv.reader(io.StringIO(text))]
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if "quantity" not in header or "value" not in header:
         raise ValueError(f"{source}: a CSV of answers needs the columns quantity and value")

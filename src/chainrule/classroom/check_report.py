@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chainrule.classroom.verdicts import FOLLOWS, MISSING, RIGHT, WRONG, CheckResult
 from chainrule.reporting import document as doc
+from chainrule.reporting.display import register_document
 from chainrule.reporting.expr import format_number
 from chainrule.reporting.formats import render
 
@@ -81,3 +82,8 @@ def check_document(result: CheckResult, digits: int = 4) -> doc.Document:
 def render_check(result: CheckResult, fmt: str = "text", digits: int = 4) -> str:
     """The report in ``fmt`` (``text``, ``markdown``, ``latex`` or ``html``)."""
     return render(check_document(result, digits), fmt)
+
+
+# A check result shows itself in a notebook as this report (reporting.display.RichDisplay);
+# verdicts.py cannot import this module, which imports it.
+register_document(CheckResult, lambda result, fmt: check_document(result))

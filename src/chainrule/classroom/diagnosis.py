@@ -17,18 +17,27 @@ Each mistake recomputes the quantity the wrong way, from the student's own earli
 ``forward value copied wrong``        an earlier forward value miscopied (one digit changed,
                                       two swapped, one dropped), or the numbers the work shows
 ====================================  ==============================================================
+
+A convolutional spec adds the convolution's and pooling's own (``conv_diagnosis``): kernel
+not flipped in dx, kernel flipped in the forward pass (or in dW), stride ignored in the
+backward pass, padding cropped wrongly, δ routed to the wrong pooling position, δ spread
+evenly for max pooling; they are tried after ``ReLU'(0)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 
 from chainrule.classroom.answers import Answer, agrees, work_numbers
-from chainrule.classroom.quantities import Chain, Parameters, Quantity
+from chainrule.classroom.conv_diagnosis import CONV_MISTAKES
+from chainrule.classroom.mistakes import Candidate, Context, Mistake
+from chainrule.classroom.mistakes import contexts as _contexts
+from chainrule.classroom.mistakes import shown as _g
+from chainrule.classroom.quantities import Parameters, Quantity
 from chainrule.explain.symbolic import Term
 
 
@@ -39,29 +48,6 @@ class Diagnosis:
     mistake: str
     message: str
     value: float
-
-
-@dataclass
-class Context:
-    """What a diagnosis reads: the chain, the values the student used (their numbers where
-    given, else computed from them), the right values, and the student's answers."""
-
-    chain: Chain
-    used: dict[str, float]
-    expected: dict[str, float]
-    answers: dict[str, Answer]
-    updated: Parameters
-    rtol: float | None = None
-    #: Each quantity computed from the student's earlier numbers (not their own value of it).
-    carried: dict[str, float] = field(default_factory=dict)
-
-
-Candidate = tuple[float, str, str]  # value, mistake, message
-Mistake = Callable[[Quantity, Context], Iterator[Candidate]]
-
-
-def _g(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def diagnose(q: Quantity, answer: Answer, context: Context) -> Diagnosis | None:
@@ -78,11 +64,6 @@ def diagnose(q: Quantity, answer: Answer, context: Context) -> Diagnosis | None:
             if agrees(answer, value, context.rtol, slack=2.0):
                 return Diagnosis(name, message, float(value))
     return None
-
-
-def _contexts(context: Context) -> list[dict[str, float]]:
-    """The student's own numbers first, then the right ones."""
-    return [context.used, context.expected]
 
 
 def _recompute(q: Quantity, values: dict[str, float], context: Context, **changed) -> float:
@@ -220,6 +201,8 @@ def relu_kink(q: Quantity, context: Context) -> Iterator[Candidate]:
 
 def transposed_index(q: Quantity, context: Context) -> Iterator[Candidate]:
     chain = context.chain
+    if q.facts.get("spatial"):
+        return  # a feature map's indices: the convolution's own mistakes (conv_diagnosis)
     if q.kind == "dL/dW":
         j, k = q.index
         delta = f"δ{q.layer}[{k}]"
@@ -239,9 +222,12 @@ def transposed_index(q: Quantity, context: Context) -> Iterator[Candidate]:
             )
     elif q.kind == "z" or (q.kind == "dL/da" and q.layer < chain.spec.n_layers):
         W = chain.parameters.W[q.layer - 1 if q.kind == "z" else q.layer]
-        if W.shape[0] != W.shape[1]:
+        if W is None or W.ndim != 2 or W.shape[0] != W.shape[1]:
             return
-        transposed = Parameters([w.T.copy() for w in chain.parameters.W], chain.parameters.b)
+        transposed = Parameters(
+            [w if w is None or w.ndim != 2 else w.T.copy() for w in chain.parameters.W],
+            chain.parameters.b,
+        )
         for values in _contexts(context):
             value = q.compute(values, transposed)
             yield (
@@ -349,7 +335,7 @@ def _from_work(q: Quantity, work: str, inputs: list[str], context: Context) -> I
     """The work's numbers that are none of the known ones stand for the inputs it leaves out."""
     chain = context.chain
     constants = [chain.x, chain.y, *chain.parameters.W, *chain.parameters.b]
-    known = [float(v) for array in constants for v in np.ravel(array)]
+    known = [float(v) for array in constants if array is not None for v in np.ravel(array)]
     known += [1.0, 2.0, float(chain.spec.widths[-1])]
     known += list(chain.spec.optimizer.hyperparameters.values())
     numbers = work_numbers(work)
@@ -383,6 +369,7 @@ MISTAKES: tuple[Mistake, ...] = (
     activation_derivative_omitted,
     derivative_from_z,
     relu_kink,
+    *CONV_MISTAKES,
     transposed_index,
     update_sign,
     updated_weight_in_backward,

@@ -146,7 +146,8 @@ def _write_one(item: tuple) -> WrittenVariant:
     directory = out / folder
     directory.mkdir(parents=True, exist_ok=True)
     figure = None
-    if diagrams:
+    if diagrams and not variant.conv:  # the diagram draws dense networks; a conv sheet's
+        # givens are its image and kernels, as tables
         diagram(variant, directory / "network")
         figure = "network.png"
     files = {
@@ -159,7 +160,7 @@ def _write_one(item: tuple) -> WrittenVariant:
     }
     for name, text in files.items():
         atomic_write_text(directory / name, text)
-    names = list(files) + (["network.png"] if diagrams else [])
+    names = list(files) + (["network.png"] if figure else [])
     if pdf:
         for name in ("sheet.tex", "key.tex"):
             names.append(latex.compile_pdf(directory / name).name)

@@ -9,8 +9,9 @@ For each quantity of the step, in the order ``explain`` prints them::
     missing  not answered
 
 The right values are those of ``explain``'s worked example (``explain.compute``); the values
-carried forward come from :class:`~chainrule.classroom.quantities.Chain`, run from the
-student's numbers. A :class:`Grader` holds one spec's worked example for a whole class.
+carried forward come from :class:`~chainrule.classroom.quantities.Chain` (a convolutional
+spec's :class:`~chainrule.classroom.conv_quantities.ConvChain`), run from the student's
+numbers. A :class:`Grader` holds one spec's worked example for a whole class.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.classroom.answers import Answer, agrees, normalize_name, parse_number, read_answers
-from chainrule.classroom.diagnosis import Context, diagnose
-from chainrule.classroom.quantities import Chain, Parameters, Quantity
+from chainrule.classroom.conv_quantities import chain_for
+from chainrule.classroom.diagnosis import diagnose
+from chainrule.classroom.mistakes import Context
+from chainrule.classroom.quantities import Parameters, Quantity
 from chainrule.classroom.verdicts import (
     FOLLOWS,
     MISSING,
@@ -36,7 +39,7 @@ from chainrule.classroom.verdicts import (
     QuantityResult,
 )
 from chainrule.explain.record import WorkedExample
-from chainrule.explain.spec import ExplainSpec, load_spec
+from chainrule.explain.spec import ConvSpec, ExplainSpec, load_spec
 from chainrule.explain.worked import compute
 from chainrule.utils.validation import check_number
 
@@ -46,10 +49,11 @@ Answers = str | Path | Mapping[str, Any] | list[Answer]
 class Grader:
     """One spec's right values and chain, to grade any number of students against."""
 
-    def __init__(self, spec: ExplainSpec | str | Path) -> None:
-        self.source = "" if isinstance(spec, ExplainSpec) else str(spec)
-        self.spec = spec if isinstance(spec, ExplainSpec) else load_spec(spec)
-        self.chain = Chain(self.spec)
+    def __init__(self, spec: ExplainSpec | ConvSpec | str | Path) -> None:
+        given = isinstance(spec, ExplainSpec | ConvSpec)
+        self.source = "" if given else str(spec)
+        self.spec = spec if given else load_spec(spec)
+        self.chain = chain_for(self.spec)
         self.record: WorkedExample = compute(self.spec, source=self.source)
         self.expected, _ = self.chain.evaluate()
         step = self.record.steps[0]
@@ -66,7 +70,7 @@ class Grader:
         if key in self.chain.by_name:
             return key
         for q in self.chain.by_name.values():  # f'(z3[1]) for sigmoid'(z3[1])
-            if q.kind == "f'" and key == f"f'(z{q.layer}[{q.index[0]}])":
+            if q.kind == "f'" and key == f"f'(z{q.layer}[{','.join(map(str, q.index))}])":
                 return q.name
         frozen = re.fullmatch(r"([Wb]\d+)\[[\d,]+\]", key)
         if frozen and frozen.group(1) in self.spec.parameter_names():
@@ -112,8 +116,11 @@ class Grader:
         context = Context(self.chain, used, self.expected, given, self.updated, rtol, carried)
         verdicts: dict[str, str] = {}
         results = []
+        evaluations = _Evaluations(self.chain)
         for q in self.chain.by_name.values():
-            result = self._judge(q, given.get(q.name), carried, verdicts, overrides, context)
+            result = self._judge(
+                q, given.get(q.name), carried, verdicts, overrides, context, evaluations
+            )
             verdicts[q.name] = result.verdict
             results.append(result)
         title = self.spec.title or self.source
@@ -127,6 +134,7 @@ class Grader:
         verdicts: dict[str, str],
         overrides: dict[str, float],
         context: Context,
+        evaluations: _Evaluations,
     ) -> QuantityResult:
         expected = self.expected[q.name]
         common = {"name": q.name, "step": STEPS[q.kind], "expected": expected}
@@ -140,11 +148,11 @@ class Grader:
         }
         if agrees(answer, expected, context.rtol):
             return QuantityResult(**common, verdict=RIGHT)
-        for value in self._carried_values(q, carried, verdicts, overrides):
+        for value in self._carried_values(q, carried, verdicts, overrides, evaluations):
             moved = not np.isclose(value, expected, rtol=1e-9, atol=1e-15)
             if not (moved and agrees(answer, value, context.rtol, slack=2.0)):
                 continue
-            sources = self._sources(q, verdicts, overrides)
+            sources = self._sources(q, verdicts, overrides, evaluations)
             if not sources:  # only the student's own rounding of right numbers: right
                 return QuantityResult(**common, verdict=RIGHT)
             return QuantityResult(**common, verdict=FOLLOWS, follows_from=tuple(sources))
@@ -156,17 +164,21 @@ class Grader:
         carried: dict[str, float],
         verdicts: dict[str, str],
         overrides: dict[str, float],
+        evaluations: _Evaluations,
     ) -> list[float]:
         """``q`` from the student's numbers: from all of them as written (rounded), and from
         their wrong ones only, the rest at full precision (as a calculator keeps them)."""
         slips = {name: overrides[name] for name, verdict in verdicts.items() if verdict == WRONG}
         if not slips:
             return [carried[q.name]]
-        computed, _ = self.chain.evaluate(slips, until=q.name)
-        return [carried[q.name], computed[q.name]]
+        return [carried[q.name], evaluations.value(slips, q.name)]
 
     def _sources(
-        self, q: Quantity, verdicts: dict[str, str], overrides: dict[str, float]
+        self,
+        q: Quantity,
+        verdicts: dict[str, str],
+        overrides: dict[str, float],
+        evaluations: _Evaluations,
     ) -> list[str]:
         """The student's wrong earlier values that move ``q``: with one of them put right (and
         the values that follow from their slips recomputed), ``q`` changes."""
@@ -174,21 +186,38 @@ class Grader:
         wrong = [name for name in verdicts if verdicts[name] == WRONG and name in ancestors]
         following = {name for name in verdicts if verdicts[name] == FOLLOWS}
         base = {key: v for key, v in overrides.items() if key not in following}
-        as_given, _ = self.chain.evaluate(base, until=q.name)
+        as_given = evaluations.value(base, q.name)
         sources = []
         for name in wrong:
-            computed, _ = self.chain.evaluate(base | {name: self.expected[name]}, until=q.name)
-            if not np.isclose(computed[q.name], as_given[q.name], rtol=1e-9, atol=1e-15):
+            computed = evaluations.value(base | {name: self.expected[name]}, q.name)
+            if not np.isclose(computed, as_given, rtol=1e-9, atol=1e-15):
                 sources.append(name)
         return sources
 
 
+class _Evaluations:
+    """The chain evaluated from each set of overrides once per check: quantities in step
+    order ask for the same student's numbers again and again (a convolutional step has
+    hundreds of quantities)."""
+
+    def __init__(self, chain) -> None:
+        self.chain = chain
+        self.done: dict[frozenset, dict[str, float]] = {}
+
+    def value(self, overrides: dict[str, float], name: str) -> float:
+        key = frozenset(overrides.items())
+        if key not in self.done:
+            self.done[key], _ = self.chain.evaluate(overrides)
+        return self.done[key][name]
+
+
 def check(
-    spec: ExplainSpec | str | Path, answers: Answers, rtol: float | None = None
+    spec: ExplainSpec | ConvSpec | str | Path, answers: Answers, rtol: float | None = None
 ) -> CheckResult:
     """Grade hand-worked ``answers`` to the worked example of ``spec`` step by step.
 
-    ``spec``: an explain spec (or its file; a variant ``chainrule exercise`` wrote is one);
+    ``spec``: an explain spec, dense or convolutional (or its file; a variant ``chainrule
+    exercise`` wrote is one);
     ``answers``: a YAML or CSV file, a mapping ``{"a1[2]": "0.53", ...}`` (strings keep their
     precision), or a list of :class:`~chainrule.classroom.answers.Answer`. Names are those
     ``explain`` prints (``a1[2]``, ``L``, ``delta3[1]``, ``dL/dW1[1,1]``, ``W1[1,1]`` after

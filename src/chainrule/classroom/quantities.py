@@ -79,7 +79,7 @@ class Quantity:
     @property
     def backward(self) -> bool:
         """Whether it belongs to the backward pass (it reads W_{l+1} after the forward pass)."""
-        return self.kind in ("dL/da", "f'", "J", "δ", "dL/dW", "dL/db")
+        return self.kind in ("dL/da", "f'", "J", "δ", "dL/dx", "dL/dW", "dL/db")
 
 
 def name_of(expr: Expr) -> str:
@@ -194,8 +194,11 @@ class Chain:
         return z
 
     def activate(self, layer: int, z: np.ndarray) -> np.ndarray:
-        """a = f_layer(z) through the engine's activation layer."""
-        return self.spec.layers[layer - 1].make_activation().forward(z[None, :], training=True)[0]
+        """a = f_layer(z) through the engine's activation layer (one per layer, made once)."""
+        activations = self.__dict__.setdefault("_activations", {})
+        if layer not in activations:
+            activations[layer] = self.spec.layers[layer - 1].make_activation()
+        return activations[layer].forward(z[None, :], training=True)[0]
 
     def _activation(self, layer: int, j: int, zs: list[str]) -> Compute:
         elementwise = self.spec.layers[layer - 1].math.elementwise

@@ -48,6 +48,8 @@ def quantity_name(name: str, step: int, example: int, variant: Variant) -> str:
 
 def answers(variant: Variant) -> dict[str, float]:
     """Every quantity the sheet asks for, by its printed name, in working order."""
+    if variant.conv:
+        return conv_answers(variant)
     spec, record = variant.spec, variant.record
     asked_tasks = set(variant.tasks)
     out: dict[str, float] = {}
@@ -92,6 +94,60 @@ def answers(variant: Variant) -> dict[str, float]:
     return out
 
 
+def _entry(base: str, index: tuple[int, ...]) -> str:
+    """A printed name from 0-based indices: ``_entry("z1", (0, 1, 2))`` is z1[1,2,3]."""
+    return f"{base}[{','.join(str(i + 1) for i in index)}]"
+
+
+def conv_answers(variant: Variant) -> dict[str, float]:
+    """A convolutional spec's asked quantities, by the names ``explain`` prints for it:
+    feature maps and pooled maps, the dense layers, L, what each layer hands down (a flatten
+    layer's plain reshape left out), δ, dL/dx, the asked gradients and parameters."""
+    spec, record = variant.spec, variant.record
+    tasks = set(variant.tasks)
+    kinds, L = spec.kinds, spec.n_layers
+    out: dict[str, float] = {}
+
+    def put(base: str, values: np.ndarray, s: int) -> None:
+        for index in np.ndindex(*values.shape):
+            out[quantity_name(_entry(base, index), s, 0, variant)] = float(values[index])
+
+    for step in record.steps:
+        s, example = step.number, step.examples[0]
+        if "forward" in tasks:
+            for n, kind in enumerate(kinds, start=1):
+                if kind == "flatten":
+                    continue  # a reshape: no arithmetic to ask for
+                if example.z[n - 1] is not None:
+                    put(f"z{n}", example.z[n - 1], s)
+                put(f"a{n}", example.a[n - 1], s)
+        if "loss" in tasks:
+            out[quantity_name("L", s, 0, variant)] = step.loss
+        if "deltas" in tasks:
+            for n in range(L, 0, -1):
+                reshaped = n < L and kinds[n] == "flatten"  # dL/da_n is dL/da_{n+1} reshaped
+                hidden_dense = n < L and kinds[n - 1] == "dense"  # W^T δ: as dense sheets
+                if example.dL_da[n - 1] is not None and not (reshaped or hidden_dense):
+                    put(f"dL/da{n}", example.dL_da[n - 1], s)
+                if kinds[n - 1] in ("conv2d", "dense"):
+                    put(f"δ{n}", example.delta[n - 1], s)
+        if "dx" in tasks and example.dL_dx.size:
+            put("dL/dx", example.dL_dx, s)
+        if {"gradients", "paths"} & tasks:
+            for parameter in variant.asked:
+                tensor = step.dW if parameter.kind == "W" else step.db
+                value = tensor[parameter.layer - 1][tuple(i - 1 for i in parameter.index)]
+                out[quantity_name(f"dL/d{parameter.name}", s, 0, variant)] = float(value)
+        if "update" in tasks:
+            for parameter in variant.asked:
+                if not spec.trainable(f"{parameter.kind}{parameter.layer}"):
+                    continue
+                tensor = step.W_new if parameter.kind == "W" else step.b_new
+                value = tensor[parameter.layer - 1][tuple(i - 1 for i in parameter.index)]
+                out[quantity_name(parameter.name, s, 0, variant)] = float(value)
+    return out
+
+
 # -- the sheet -----------------------------------------------------------------------------
 def sheet_document(variant: Variant, figure: str | None = None) -> doc.Document:
     """The problem sheet; ``figure``: the network diagram's path relative to the document."""
@@ -101,8 +157,12 @@ def sheet_document(variant: Variant, figure: str | None = None) -> doc.Document:
     ]
     if spec.description:
         blocks.append(doc.Paragraph(spec.description))
-    blocks += _network(variant, figure)
-    blocks += _givens(variant)
+    if variant.conv:
+        blocks += _conv_network(variant)
+        blocks += _conv_givens(variant)
+    else:
+        blocks += _network(variant, figure)
+        blocks += _givens(variant)
     blocks += _conventions(variant)
     blocks += _task_blocks(variant)
     return doc.Document(
@@ -161,12 +221,121 @@ def _givens(variant: Variant) -> list[doc.Block]:
     return blocks
 
 
+def _size(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _conv_network(variant: Variant) -> list[doc.Block]:
+    """The layers in words: sizes, kernels, strides, padding, pooling windows."""
+    spec = variant.spec
+    shapes = spec.shapes
+    parts = [f"image {_size(shapes[0])}"]
+    for n, (layer, engine) in enumerate(zip(spec.layers, spec.engine_layers(), strict=True), 1):
+        if layer.type == "conv2d":
+            W = spec.weights()[n - 1]
+            (top, _), (left, _) = engine.pads
+            padding = f", zero padding {top}" if top or left else ""
+            what = (
+                f"conv {W.shape[0]} filter{'s' * (W.shape[0] != 1)} {_size(W.shape[2:])}, stride "
+                f"{engine.stride[0]}{padding}, {layer.math.name}"
+            )
+        elif layer.type in ("max_pool2d", "avg_pool2d"):
+            kind = "max" if layer.is_max else "average"
+            what = f"{kind} pool {_size(engine.pool_size)}, stride {engine.stride[0]}"
+        elif layer.type == "flatten":
+            what = "flatten"
+        else:
+            what = f"dense {layer.math.name}"
+        parts.append(f"{_size(shapes[n])} ({what})")
+    return [
+        doc.Heading("Network", 2),
+        doc.Paragraph(
+            [*doc.prose("Layers, layer $l$ giving $a^{(l)}$ ($a^{(0)} = x$): "), " -> ".join(parts)]
+        ),
+        doc.Paragraph(
+            doc.prose(
+                "Indices count from 1. A feature map entry is $a^{(l)}_{c,i,j}$ (channel, row, "
+                "column), a kernel entry $W^{(l)}_{o,c,p,q}$ (filter, input channel, row, "
+                "column). A dense layer computes $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$, its "
+                "$W^{(l)}$ one row per neuron."
+            )
+        ),
+    ]
+
+
+def _grid(label: str, values: np.ndarray) -> doc.Table:
+    """A 2-D map as a table, rows and columns numbered from 1."""
+    header = [label] + [f"col {q}" for q in range(1, values.shape[1] + 1)]
+    rows = [[f"row {p + 1}", *map(_given, values[p])] for p in range(values.shape[0])]
+    return doc.Table(header, rows, align="l" + "r" * values.shape[1])
+
+
+def _conv_givens(variant: Variant) -> list[doc.Block]:
+    spec = variant.spec
+    x, y = spec.x()[0], spec.y()[0]
+    blocks: list[doc.Block] = [doc.Heading("Given", 2)]
+    for c in range(x.shape[0]):
+        blocks.append(_grid(f"x[{c + 1},:,:]", x[c]))
+    blocks.append(doc.Paragraph([doc.InlineCode(f"y = [{', '.join(map(_given, y))}]")]))
+    for n, (W, b) in enumerate(zip(spec.weights(), spec.biases(), strict=True), start=1):
+        if W is None:
+            continue
+        if W.ndim == 4:
+            for o, c in np.ndindex(*W.shape[:2]):
+                blocks.append(_grid(f"W{n}[{o + 1},{c + 1},:,:]", W[o, c]))
+            biases = ", ".join(f"b{n}[{o + 1}] = {_given(b[o])}" for o in range(len(b)))
+            blocks.append(doc.Paragraph([doc.InlineCode(biases)]))
+            continue
+        header = ["neuron j"] + [f"W{n}[j,{k}]" for k in range(1, W.shape[1] + 1)] + [f"b{n}[j]"]
+        rows = [[f"j = {j + 1}", *map(_given, W[j]), _given(b[j])] for j in range(W.shape[0])]
+        blocks.append(doc.Table(header, rows, align="l" + "r" * (len(header) - 1)))
+    return blocks
+
+
+def _conv_rules(variant: Variant) -> list[doc.Block]:
+    """How the convolution, pooling and flatten layers compute, forward and backward."""
+    spec = variant.spec
+    kinds = set(spec.kinds)
+    rules = [
+        "Convolution (a cross-correlation: the kernel is not flipped): "
+        "$z^{(l)}_{o,i,j} = \\sum_{c,p,q} a^{(l-1)}_{c,\\,s(i-1)+p,\\,s(j-1)+q}\\, "
+        "W^{(l)}_{o,c,p,q} + b^{(l)}_o$ with stride $s$, the input read zero-padded where the "
+        "layer pads, then $a^{(l)} = f(z^{(l)})$ pixel by pixel.",
+        "Its gradients: $\\partial L/\\partial W^{(l)}_{o,c,p,q} = \\sum_{i,j} \\delta^{(l)}_{o,i,j}"
+        "\\, a^{(l-1)}_{c,\\,s(i-1)+p,\\,s(j-1)+q}$, $\\partial L/\\partial b^{(l)}_o = "
+        "\\sum_{i,j} \\delta^{(l)}_{o,i,j}$, and the gradient for its input, "
+        "$\\partial L/\\partial a^{(l-1)}$ ($\\partial L/\\partial x$ for the first layer): the "
+        "full convolution of $\\delta^{(l)}$ (spread out by the stride) with the kernel flipped, "
+        "the padding cropped off.",
+    ]
+    if "max_pool2d" in kinds:
+        rules.append(
+            "Max pooling passes on each window's largest entry; its gradient goes back to that "
+            "entry only (0 to the others). No window of your numbers has two equal maxima."
+        )
+    if "avg_pool2d" in kinds:
+        rules.append(
+            "Average pooling passes on each window's mean; its gradient is shared equally, "
+            "$1/P$ of it to each of the window's $P$ entries (summed where windows overlap)."
+        )
+    if "flatten" in kinds:
+        rules.append(
+            "Flatten reads the feature maps row by row, channel after channel: "
+            "$a^{(l)}_{(c-1)HW + (i-1)W + j} = a^{(l-1)}_{c,i,j}$."
+        )
+    return [doc.Paragraph(doc.prose(rule)) for rule in rules]
+
+
 def _conventions(variant: Variant) -> list[doc.Block]:
     spec = variant.spec
     blocks: list[doc.Block] = [doc.Heading("Conventions", 2)]
+    if variant.conv:
+        blocks += _conv_rules(variant)
     seen: set[str] = set()
     formulas = []
     for layer in spec.layers:
+        if not hasattr(layer, "math"):
+            continue  # pooling and flatten: no activation
         math = layer.math
         if math.name in seen:
             continue
@@ -226,6 +395,7 @@ _TASK_TEXT = {
     "forward": "Forward pass: compute z and a of every neuron, layer by layer.",
     "loss": "Loss: compute L.",
     "deltas": "Backward pass: compute δ = dL/dz of every neuron, from the output layer back.",
+    "dx": "Gradient for the image: compute dL/dx of every pixel.",
     "gradients": "Gradients: compute each gradient below.",
     "update": "Update: compute each parameter below after the step.",
     "paths": "Chain-rule paths: write every path from L to the parameter(s) below as a product "
@@ -233,18 +403,100 @@ _TASK_TEXT = {
 }
 
 
+#: A convolutional sheet's wording where it differs.
+_CONV_TASK_TEXT = {
+    "forward": "Forward pass: compute every feature map (z and a), pooled map and dense "
+    "neuron, layer by layer.",
+    "deltas": "Backward pass: compute what each layer hands down (dL/da) and δ = dL/dz of "
+    "every convolution pixel and neuron, from the output layer back.",
+}
+
+
 def _task_blocks(variant: Variant) -> list[doc.Block]:
     """Numbered tasks, each with its blanks (the answers' names, values left out)."""
     names = list(answers(variant))
     blocks: list[doc.Block] = [doc.Heading("Tasks", 2)]
+    if variant.conv:
+        blocks.append(
+            doc.Paragraph(
+                "A map's blanks form a grid: the entry in row 2, column 3 of z1[1,i,j] is "
+                "z1[1,2,3], the name to answer it under (likewise p, q of a kernel)."
+            )
+        )
     for number, task in enumerate(variant.tasks, start=1):
-        blocks.append(doc.Paragraph(f"{number}. {_TASK_TEXT[task]}"))
+        text = _CONV_TASK_TEXT.get(task, _TASK_TEXT[task]) if variant.conv else _TASK_TEXT[task]
+        blocks.append(doc.Paragraph(f"{number}. {text}"))
         mine = [name for name in names if _task_of(name) == task]
         if task == "paths":
             mine = [f"dL/d{text}" for text in variant.settings.weights]
-        if mine:
+        if mine and variant.conv:
+            blocks += _blank_grids(mine)
+        elif mine:
             rows = [[name, BLANK] for name in mine]
             blocks.append(doc.Table(["quantity", "your answer"], rows, align="lr"))
+    return blocks
+
+
+_MAP_ENTRY = re.compile(r"^(?P<base>.+)\[(?P<index>\d+(?:,\d+){2,})\]$")
+
+
+def _blank_grids(names: list[str]) -> list[doc.Block]:
+    """A convolutional sheet's blanks: each map (or kernel) as a grid of blanks headed by
+    its name with i, j (p, q) left open, rows and columns numbered from 1; single numbers
+    (dense neurons, L, biases) in a quantity table, in working order."""
+    blocks: list[doc.Block] = []
+    single: list[list[str]] = []
+    grids: dict[str, dict[tuple[int, int], str]] = {}
+    order: list[str] = []
+
+    def sparse(label: str) -> bool:
+        """A few entries of a map (--weights): a list, not a grid with holes."""
+        cells = grids[label]
+        return len(cells) < max(i for i, _ in cells) * max(j for _, j in cells)
+
+    def flush() -> None:
+        if single:
+            blocks.append(doc.Table(["quantity", "your answer"], list(single), align="lr"))
+            single.clear()
+        for label in order:
+            cells = grids[label]
+            rows = max(i for i, _ in cells)
+            columns = max(j for _, j in cells)
+            if sparse(label):
+                rows_asked = [[cells[key], BLANK] for key in sorted(cells)]
+                blocks.append(doc.Table(["quantity", "your answer"], rows_asked, align="lr"))
+                continue
+            body = [
+                [f"row {i}", *(BLANK if (i, j) in cells else "" for j in range(1, columns + 1))]
+                for i in range(1, rows + 1)
+            ]
+            header = [label] + [f"col {j}" for j in range(1, columns + 1)]
+            blocks.append(doc.Table(header, body, align="l" + "r" * columns))
+        grids.clear()
+        order.clear()
+
+    for name in names:
+        match = _MAP_ENTRY.match(name)
+        if match is None:
+            if order and all(sparse(label) for label in order):  # one list with them
+                single += [[grids[label][key], BLANK] for label in order for key in grids[label]]
+                grids.clear()
+                order.clear()
+            elif order:
+                flush()
+            single.append([name, BLANK])
+            continue
+        if single:
+            flush()
+        index = match.group("index").split(",")
+        kernel = re.search(r"(?:^|/d)W\d+$", match.group("base"))  # W1[o,c,p,q], dL/dW1[...]
+        open_axes = "p,q" if kernel else "i,j"
+        label = f"{match.group('base')}[{','.join(index[:-2])},{open_axes}]"
+        if label not in grids:
+            grids[label] = {}
+            order.append(label)
+        grids[label][(int(index[-2]), int(index[-1]))] = name
+    flush()
     return blocks
 
 
@@ -256,6 +508,8 @@ def _task_of(name: str) -> str:
         return "loss"
     if bare.startswith(("δ", "dL/da")):
         return "deltas"
+    if bare.startswith("dL/dx"):
+        return "dx"
     if bare.startswith("dL/d"):
         return "gradients"
     return "update"
@@ -308,5 +562,6 @@ def given_values(variant: Variant) -> np.ndarray:
     """Every number the sheet gives (x, y, W, b): the test that no answer leaks skips these."""
     spec = variant.spec
     parts = [spec.x().ravel(), spec.y().ravel()]
-    parts += [W.ravel() for W in spec.weights()] + [b.ravel() for b in spec.biases()]
+    parts += [W.ravel() for W in spec.weights() if W is not None]
+    parts += [b.ravel() for b in spec.biases() if b is not None]
     return np.concatenate(parts)

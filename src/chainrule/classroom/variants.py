@@ -3,8 +3,9 @@
 A variant is an ordinary ``explain`` spec (``chainrule.explain.spec``): the template's
 architecture and conventions with new numbers. What is drawn, per kind::
 
-    inputs    x[k]        uniform on the kind's range, rounded to ``decimals`` places
-    weights   W_l[j,k]    likewise
+    inputs    x[k]        uniform on the kind's range, rounded to ``decimals`` places (a
+                          convolutional spec: every pixel x[c,i,j] of its image)
+    weights   W_l[j,k]    likewise (a convolution: every kernel entry W_l[o,c,p,q])
     biases    b_l[j]      likewise
     targets   y[j]        likewise for MSE; 0 or 1 for binary cross-entropy; one-hot for
                           softmax + categorical cross-entropy
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.explain.spec import is_conv_spec, parse_spec
 from chainrule.nn.losses import LOSSES
 from chainrule.utils.validation import check_integer, check_number
 
@@ -108,20 +110,32 @@ def draw_spec(
     rng = variant_rng(settings.seed, student, draw)
     raw = copy.deepcopy(template)
     d = settings.decimals
-    x = np.atleast_2d(np.asarray(raw["input"], dtype=np.float64))
+    conv = is_conv_spec(raw)
+    x = np.asarray(raw["input"], dtype=np.float64)
+    x = x if conv else np.atleast_2d(x)
     if "inputs" in settings.vary:
-        raw["input"] = _examples(hand_friendly(rng, x.shape, settings.range_of("inputs"), d))
-    for layer in raw["layers"]:
-        rows, columns = np.asarray(layer["W"]).shape
+        drawn = hand_friendly(rng, x.shape, settings.range_of("inputs"), d)
+        raw["input"] = drawn.tolist() if conv else _examples(drawn)
+    outputs = _output_counts(raw) if conv else None
+    for number, layer in enumerate(raw["layers"]):
+        if not isinstance(layer, dict) or "W" not in layer:
+            continue  # pooling and flatten: nothing to draw
+        shape = np.asarray(layer["W"]).shape
+        rows = shape[0] if outputs is None else outputs[number]
         if "weights" in settings.vary:
-            layer["W"] = hand_friendly(
-                rng, (rows, columns), settings.range_of("weights"), d
-            ).tolist()
+            layer["W"] = hand_friendly(rng, shape, settings.range_of("weights"), d).tolist()
         if "biases" in settings.vary:
             layer["b"] = hand_friendly(rng, (rows,), settings.range_of("biases"), d).tolist()
     if "targets" in settings.vary:
-        raw["target"] = _examples(_targets(rng, raw, x.shape[0], settings))
+        raw["target"] = _examples(_targets(rng, raw, 1 if conv else x.shape[0], settings))
     return raw
+
+
+def _output_counts(raw: dict[str, Any]) -> list[int]:
+    """Each layer's number of biases in a convolutional template (a conv layer's filters,
+    read from its kernel as the spec reads it); the template itself must be valid."""
+    spec = parse_spec(raw, source="the template")
+    return [0 if W is None else int(W.shape[0]) for W in spec.weights()]
 
 
 def _targets(rng: np.random.Generator, raw: dict[str, Any], m: int, settings: DrawSettings):

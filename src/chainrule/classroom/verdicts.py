@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainrule.classroom.diagnosis import Diagnosis
+from chainrule.reporting.display import RichDisplay
 from chainrule.utils.validation import check_number
 
 RIGHT, FOLLOWS, WRONG, MISSING = "right", "follows", "wrong", "missing"
@@ -32,6 +33,7 @@ STEPS = {
     "f'": "backward pass",
     "J": "backward pass",
     "δ": "backward pass",
+    "dL/dx": "backward pass",
     "dL/dW": "gradients",
     "dL/db": "gradients",
     "state": "update",
@@ -98,9 +100,12 @@ def check_weights(weights: dict[str, float] | None) -> dict[str, float]:
     return merged
 
 
-@dataclass
-class CheckResult:
-    """Every quantity of the step in order, and what a teacher or a student asks of them."""
+@dataclass(repr=False)
+class CheckResult(RichDisplay):
+    """Every quantity of the step in order, and what a teacher or a student asks of them.
+
+    In a notebook it shows itself as ``chainrule check``'s report (``RichDisplay``; the
+    document is registered by ``classroom.check_report``, which imports this module)."""
 
     title: str
     source: str
@@ -109,6 +114,11 @@ class CheckResult:
     rtol: float | None = None
     #: The worked example the answers were checked against (for the right arithmetic).
     record: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{self.count(verdict)} {verdict}" for verdict in VERDICTS)
+        who = f" by {self.student}" if self.student else ""
+        return f"CheckResult({self.title!r}{who}: {counts})"
 
     @property
     def answered(self) -> list[QuantityResult]:

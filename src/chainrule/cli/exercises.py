@@ -1,6 +1,7 @@
 """``chainrule exercise``: a different backprop exercise for every student, sheet and key.
 
     chainrule exercise examples/relu-tanh-sigmoid-mse.yaml --students roster.csv --seed 7
+    chainrule exercise examples/conv-stride2-padded.yaml --variants 30 --out conv-homework
     chainrule exercise --arch 3-3-2-2 --activations relu,tanh,sigmoid --loss mse \\
         --optimizer gd --variants 120 --out homework
 """
@@ -62,8 +63,8 @@ def add_exercise_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tasks",
-        default="forward,loss,deltas,gradients,update",
-        help="of forward,loss,deltas,gradients,update,paths",
+        default="forward,loss,deltas,dx,gradients,update",
+        help="of forward,loss,deltas,dx,gradients,update,paths (dx: a conv spec's dL/dx)",
     )
     parser.add_argument(
         "--weights", help="parameters for gradients/update/paths, e.g. W1[1,1],W3[2,1]"
@@ -184,9 +185,11 @@ EXERCISE = Command(
     help="a different backprop exercise for every student: sheet, answer key, answers",
     description="Draw hand-friendly numbers for every student (a pure function of the seed "
     "and the student's id) into an explain spec or an --arch network, reject draws that are "
-    "not well posed (a ReLU on its kink, saturation, softmax ties, a dead layer, a gradient "
-    "lost to rounding), and write each student's problem sheet, answer key and answers "
-    "(Markdown, LaTeX, PDF when pdflatex is installed), an index CSV and class bundles.",
+    "not well posed (a ReLU on its kink, saturation, softmax ties, a max-pooling window's "
+    "tied maxima, a dead layer, a gradient lost to rounding), and write each student's "
+    "problem sheet, answer key and answers (Markdown, LaTeX, PDF when pdflatex is "
+    "installed), an index CSV and class bundles. A convolutional spec draws its image and "
+    "kernels and asks for feature maps, pooled maps, δ, dL/dx, dW and the updated kernel.",
     add_arguments=add_exercise_arguments,
     run=run_exercise,
 )

@@ -19,6 +19,12 @@ against finite differences. Every formula comes from the component's own math de
 * ``paths``      the chain-rule paths from the loss to one parameter;
 * ``render``     text, Markdown, LaTeX (and HTML) renderings of that record;
 * ``derivation`` the vectorized equations of any model (``derive``); ``graph`` its pictures.
+
+Convolutional specs (``ConvSpec``: conv2d, pooling, flatten, then dense layers) are worked by
+``conv_worked.compute_conv`` (which ``compute`` calls for them): ``conv_numbers`` (the engine's
+numbers, layer by layer), ``conv_steps`` (every pixel's arithmetic), ``conv_paths`` (paths to a
+kernel weight, grouped by output pixel); the loss, dense layers, update and rendering are the
+modules above.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 
 from chainrule.explain.record import WorkedExample
 from chainrule.explain.render import FORMATS, render
-from chainrule.explain.spec import ExplainSpec, SpecError, load_spec, parse_spec
+from chainrule.explain.spec import ConvSpec, ExplainSpec, SpecError, load_spec, parse_spec
 from chainrule.explain.worked import compute
 from chainrule.reporting.formats import check_format
 from chainrule.utils.validation import check_integer
@@ -56,6 +62,7 @@ def explain(
 
 __all__ = [
     "FORMATS",
+    "ConvSpec",
     "ExplainSpec",
     "SpecError",
     "WorkedExample",

@@ -8,13 +8,13 @@ symbols and then with the example's numbers.
 
 from __future__ import annotations
 
-from chainrule.explain.record import Block, Equation, ExampleState
+from chainrule.explain.record import Block, Equation, ExampleState, Section
 from chainrule.explain.spec import ExplainSpec
 from chainrule.explain.symbolic import Term
 from chainrule.explain.symbols import LOSS, sym_a, sym_delta, sym_y, vector
 from chainrule.nn.formulas import ExampleLoss, FusedLoss, Notation
 from chainrule.nn.losses import get_loss
-from chainrule.reporting.expr import Deriv, Expr, Raw
+from chainrule.reporting.expr import Deriv, Expr, Raw, Sym
 
 
 def example_loss(spec: ExplainSpec) -> ExampleLoss:
@@ -99,3 +99,18 @@ def fused_output_delta(spec: ExplainSpec, example: ExampleState, block: Block) -
         block.equations.append(
             Equation(sym_delta(L, j + 1), [symbolic.expr, numeric.expr], example.delta[L - 1][j])
         )
+
+
+def loss_values(spec: ExplainSpec, examples: list[ExampleState]) -> Section:
+    """The Loss section: the convention, then each example's loss in symbols and numbers
+    (a batch's mean is added by the caller)."""
+    m = len(examples)
+    section = Section("Loss")
+    sentence, formula = loss_convention(spec)
+    section.blocks.append(Block("Convention", formulas=[formula], notes=[(sentence + ".",)]))
+    for index, example in enumerate(examples, start=1):
+        lhs = Sym("L", None, (index,)) if m > 1 else LOSS
+        block = Block(f"Example {index}" if m > 1 else "Value")
+        block.equations.append(loss_equation(spec, example, lhs))
+        section.blocks.append(block)
+    return section

@@ -233,17 +233,7 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
             )
         )
         if spec.fused:
-            name = spec.layers[-1].activation_name
-            block.notes.append(
-                (
-                    f"The {name} output is fused with the cross-entropy, so paths start at ",
-                    Eq(
-                        Deriv(LOSS, Sym("z", spec.n_layers, ("j",))),
-                        Sym("δ", spec.n_layers, ("j",)),
-                    ),
-                    " (see the backward pass).",
-                )
-            )
+            block.notes.append(fused_note(spec))
         elif rowwise:
             block.notes.append(
                 (
@@ -252,16 +242,7 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
                 )
             )
         for number, path in enumerate(paths[:MAX_PRINTED_PATHS], start=1):
-            block.equations.append(
-                Equation(
-                    path_label(number),
-                    [
-                        Mul(*[factor.symbol for factor in path.factors], spaced=True),
-                        Mul(*[factor_number(factor) for factor in path.factors], spaced=True),
-                    ],
-                    path.product,
-                )
-            )
+            block.equations.append(path_equation(number, path))
         if count > MAX_PRINTED_PATHS:
             block.notes.append(
                 (f"... and {count - MAX_PRINTED_PATHS} more paths, not printed but summed.",)
@@ -291,6 +272,35 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
                 path_set.total,
             )
         )
+    blocks += [check, comparison_block(path_set)]
+    return blocks
+
+
+def path_equation(number: int, path: Path) -> Equation:
+    """``path n = factor symbols = factor numbers = product``."""
+    return Equation(
+        path_label(number),
+        [
+            Mul(*[factor.symbol for factor in path.factors], spaced=True),
+            Mul(*[factor_number(factor) for factor in path.factors], spaced=True),
+        ],
+        path.product,
+    )
+
+
+def fused_note(spec: ExplainSpec) -> tuple:
+    """Why the paths start at δ_L when the output activation is fused with the loss."""
+    name = spec.layers[-1].activation_name
+    return (
+        f"The {name} output is fused with the cross-entropy, so paths start at ",
+        Eq(Deriv(LOSS, Sym("z", spec.n_layers, ("j",))), Sym("δ", spec.n_layers, ("j",))),
+        " (see the backward pass).",
+    )
+
+
+def comparison_block(path_set: PathSet) -> Block:
+    """The sum of the paths against the backward pass's gradient."""
+    gradient_symbol = Deriv(LOSS, path_set.parameter.symbol)
     verdict = "agrees with" if path_set.agrees else "DISAGREES with"
     compared = Block("Compared with the backward pass")
     compared.notes.append(
@@ -301,8 +311,7 @@ def _path_blocks(spec: ExplainSpec, path_set: PathSet) -> list[Block]:
             f"tolerance {PATH_TOLERANCE:.0e}).",
         )
     )
-    blocks += [check, compared]
-    return blocks
+    return compared
 
 
 def example_sum(index: int) -> Raw:

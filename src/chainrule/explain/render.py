@@ -17,31 +17,38 @@ number. In a terminal::
         a1[1] = ReLU(0.3*0.1 + 0.5*0.2 + 0.8*0.2 + 0.2) = ReLU(0.49) = 0.49
 
 Matrices are the one thing each format draws its own way: bracketed columns in a terminal, a
-table per layer in Markdown and HTML (one row per neuron), ``pmatrix`` in LaTeX. Markdown shows
-the math as code spans of its plain form: arithmetic full of numbers reads as written in every
-viewer, and its ``*`` is never emphasis.
+table per layer in Markdown and HTML (one row per neuron), ``pmatrix`` in LaTeX. Markdown writes
+the math as TeX between dollars (``$a^{(1)}_{1} = 0.3 \\cdot 0.1 + …$``), which Jupyter, GitHub
+and VS Code typeset; the HTML page typesets the same TeX with the KaTeX it carries.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.explain.record import Block, Equation, Section, WorkedExample
+from chainrule.explain.record import Block, Equation, Section, StepRecord, WorkedExample
 from chainrule.reporting import document as doc
+from chainrule.reporting.display import register_document, rendered
 from chainrule.reporting.expr import Expr, Style, change_digits, format_number, latex_number
 from chainrule.reporting.formats import FORMATS, check_format
-from chainrule.reporting.formats import render as render_document
 from chainrule.utils.validation import check_integer
 
-__all__ = ["FORMATS", "render", "worked_document"]
+__all__ = [
+    "FORMATS",
+    "equation_row",
+    "render",
+    "section_document",
+    "step_document",
+    "worked_document",
+]
 
 
 def render(record: WorkedExample, fmt: str = "text", digits: int = 4) -> str:
     """The whole worked example in ``fmt`` (one of ``FORMATS``: text, markdown, latex, html)."""
     check_format(fmt)
     _check_digits(digits)
-    options = {"math": "code"} if fmt == "markdown" else {}
-    return render_document(worked_document(record, fmt, digits), fmt, **options)
+    # a str that a notebook shows in fmt (and whose repr is the text, not one escaped line)
+    return rendered(worked_document(record, fmt, digits), fmt)
 
 
 def worked_document(record: WorkedExample, fmt: str = "text", digits: int = 4) -> doc.Document:
@@ -70,6 +77,27 @@ def worked_document(record: WorkedExample, fmt: str = "text", digits: int = 4) -
     )
 
 
+def step_document(step: StepRecord, fmt: str = "text", digits: int = 4) -> doc.Document:
+    """One step of the worked example as a document: its sections (forward pass, loss,
+    backward pass, gradients, paths, update, verification) under the step's title."""
+    check_format(fmt)
+    _check_digits(digits)
+    blocks: list[doc.Block] = []
+    for section in step.sections:
+        blocks.append(doc.Heading(section.title, 2))
+        for block in section.blocks:
+            blocks += _block(block, fmt, digits)
+    return doc.Document(f"Step {step.number}", blocks)
+
+
+def section_document(section: Section, fmt: str = "text", digits: int = 4) -> doc.Document:
+    """One section of the worked example (``WorkedExample.section``) as a document."""
+    check_format(fmt)
+    _check_digits(digits)
+    blocks = [piece for block in section.blocks for piece in _block(block, fmt, digits)]
+    return doc.Document(section.title, blocks)
+
+
 def _check_digits(digits: int) -> None:
     check_integer(digits, "digits", minimum=1, maximum=17)
 
@@ -96,13 +124,16 @@ def _block(block: Block, fmt: str, digits: int) -> list[doc.Block]:
         out.append(doc.Paragraph(pieces))
     if block.matrices:
         out += _matrices(block.matrices, fmt, digits)
+    if block.maps:
+        out += _maps(block.maps, fmt, digits)
     if block.equations:
-        out.append(doc.Equations([_equation(equation, digits) for equation in block.equations]))
+        out.append(doc.Equations([equation_row(equation, digits) for equation in block.equations]))
     return out
 
 
-def _equation(equation: Equation, digits: int) -> doc.Equation:
-    """``lhs = form = form = value``, the value shown with enough digits to show a change."""
+def equation_row(equation: Equation, digits: int = 4) -> doc.Equation:
+    """``lhs = form = form = value``, the value shown with enough digits to show a change:
+    one equation of the record as every renderer (and the step-through page) shows it."""
     places = digits
     if equation.reference is not None:
         places = change_digits(equation.value, equation.reference, digits)
@@ -123,6 +154,29 @@ def _matrices(groups: list[list[tuple]], fmt: str, digits: int) -> list[doc.Bloc
         rows = [doc.Equation(doc.Math(_latex_matrices(group, digits))) for group in entries]
         return [doc.Equations(rows, aligned=False)]
     return [_table_matrices(group, digits) for group in entries]
+
+
+def _maps(groups: list[list[tuple]], fmt: str, digits: int) -> list[doc.Block]:
+    """Feature maps and kernels: as matrices in a terminal and in LaTeX; in Markdown and
+    HTML a table each, its rows and columns numbered from 1 (a vector: one line)."""
+    if fmt in ("text", "latex"):
+        return _matrices(groups, fmt, digits)
+    style = Style("text", digits)
+    out: list[doc.Block] = []
+    for group in groups:
+        for name, values, places in _entries(group, digits):
+            label = name.render(style)
+            if values.ndim == 1:
+                text = f"{label} = [{', '.join(_formatted(values, places))}]"
+                out.append(doc.Paragraph((doc.InlineCode(text),)))
+                continue
+            # row/col, as the exercise sheet heads its grids: a kernel's axes are p, q, not i, j
+            header = [label] + [f"col {c + 1}" for c in range(values.shape[1])]
+            rows = [
+                [f"row {r + 1}", *_formatted(values[r], places[r])] for r in range(values.shape[0])
+            ]
+            out.append(doc.Table(header, rows, align="r" * len(header)))
+    return out
 
 
 def _entries(group: list[tuple], digits: int) -> list[tuple[Expr, np.ndarray, np.ndarray]]:
@@ -222,3 +276,10 @@ def _pmatrix(values: np.ndarray, places: np.ndarray) -> str:
         " & ".join(_formatted(row, p, latex=True)) for row, p in zip(rows, row_places, strict=True)
     )
     return f"\\begin{{pmatrix}} {body} \\end{{pmatrix}}"
+
+
+# A record and a step show themselves in a notebook (reporting.display.RichDisplay) through
+# these; record.py cannot import this module, which imports it.
+register_document(WorkedExample, worked_document)
+register_document(StepRecord, step_document)
+register_document(Section, section_document)

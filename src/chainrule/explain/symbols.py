@@ -78,3 +78,45 @@ def quantity(name: str, theta: Expr) -> Expr:
         return theta
     base, hat, _ = name.partition("_hat")
     return State(base, theta, hat=bool(hat))
+
+
+# -- convolutional specs: feature maps and kernels -------------------------------------------
+def sym_map(base: str, layer: int, index: tuple[int, ...]) -> Sym:
+    """An entry of a feature map or kernel, 1-based: ``sym_map("z", 1, (1, 2, 3))`` is
+    z1[1,2,3] (filter 1, row 2, column 3); layer 0 of ``a`` is the image x[c,i,j]."""
+    if base == "a" and layer == 0:
+        return Sym("x", None, index)
+    return Sym(base, layer, index)
+
+
+def map_name(layer: int) -> tuple[str, str]:
+    """The input of layer ``layer + 1`` as text and TeX: ('x', 'x') or ('a2', 'a^{(2)}')."""
+    return vector_name(layer)
+
+
+class Padded(Expr):
+    """An entry of a zero-padded input, 1-based in the padded map: pad(x)[1,1,1]."""
+
+    def __init__(self, layer: int, index: tuple[int, ...]) -> None:
+        self.layer, self.index = layer, index
+
+    def text(self, style: Style) -> str:
+        name = map_name(self.layer)[0]
+        return f"pad({name})[{','.join(map(str, self.index))}]"
+
+    def latex(self, style: Style) -> str:
+        base = "\\tilde{x}" if self.layer == 0 else f"\\tilde{{a}}^{{({self.layer})}}"
+        return f"{base}_{{{','.join(map(str, self.index))}}}"
+
+
+class MaxOf(Expr):
+    """max(e1, e2, ...): a max-pooling window."""
+
+    def __init__(self, *args: Expr) -> None:
+        self.args = args
+
+    def text(self, style: Style) -> str:
+        return f"max({', '.join(arg.text(style) for arg in self.args)})"
+
+    def latex(self, style: Style) -> str:
+        return f"\\max\\left({', '.join(arg.latex(style) for arg in self.args)}\\right)"

@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.explain.record import Block, Verification
 from chainrule.explain.spec import ExplainSpec
 from chainrule.nn.gradcheck import numerical_gradient, relative_error
+from chainrule.nn.model import Sequential
 
 #: Agreement required between this computation and the engine's backward pass (both
 #: float64, same formulas, summed in a different order).
@@ -34,14 +35,28 @@ def verify(
     """Compare with the engine's backward (float64 Sequential, W transposed) and with finite
     differences of the engine's loss."""
     model = spec.to_model(W, b)
-    x, y = spec.x(), spec.y()
-    output = model.forward(x, training=True)
-    engine_loss = model.compute_loss(output, y).total
-    model.backward(y)
     ours = {}
     for n in range(1, spec.n_layers + 1):
         ours[f"dense_{n}.W"] = dW[n - 1].T  # the engine stores W transposed
         ours[f"dense_{n}.b"] = db[n - 1]
+    return check_gradients(model, spec.x(), spec.y(), ours, loss, kinks_hit(spec, W, b))
+
+
+def check_gradients(
+    model: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    ours: dict[str, np.ndarray],
+    loss: float,
+    kinks: list[str],
+    input_gradient: np.ndarray | None = None,
+) -> Verification:
+    """``ours`` (engine parameter name -> gradient in the engine's layout) and ``loss`` against
+    the model's own forward/backward, and against central differences of its loss; with
+    ``input_gradient`` (dL/dx of the batch's first example) also that, perturbing ``x``."""
+    output = model.forward(x, training=True)
+    engine_loss = model.compute_loss(output, y).total
+    model.backward(y)
     engine_difference = max(float(np.max(np.abs(model.grads[k] - v))) for k, v in ours.items())
     engine_passed = all(
         np.allclose(model.grads[k], v, rtol=ENGINE_RTOL, atol=ENGINE_ATOL) for k, v in ours.items()
@@ -51,11 +66,17 @@ def verify(
         return model.compute_loss(model.forward(x), y).total
 
     fd_difference, fd_relative, fd_passed = 0.0, 0.0, True
-    for key, analytic in ours.items():
-        numeric = numerical_gradient(engine_loss_now, model.params[key], FD_STEP)
+    checks = [(analytic, model.params[key]) for key, analytic in ours.items()]
+    if input_gradient is not None:
+        checks.append((input_gradient[None], x))
+    input_difference = None
+    for analytic, array in checks:
+        numeric = numerical_gradient(engine_loss_now, array, FD_STEP)
         fd_difference = max(fd_difference, float(np.max(np.abs(analytic - numeric))))
         fd_relative = max(fd_relative, relative_error(analytic, numeric))
         fd_passed &= bool(np.allclose(analytic, numeric, rtol=FD_RTOL, atol=FD_ATOL))
+        if array is x:
+            input_difference = float(np.max(np.abs(analytic - numeric)))
     return Verification(
         engine_difference,
         abs(engine_loss - loss),
@@ -63,7 +84,8 @@ def verify(
         fd_relative,
         bool(engine_passed),
         fd_passed,
-        kinks_hit(spec, W, b),
+        kinks,
+        input_fd_max_difference=input_difference,
     )
 
 

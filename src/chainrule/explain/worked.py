@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.explain.backward import backward_blocks, gradient_blocks
+from chainrule.explain.conv_worked import compute_conv
 from chainrule.explain.forward import forward_blocks
-from chainrule.explain.loss import loss_convention, loss_equation
+from chainrule.explain.loss import loss_values
 from chainrule.explain.numbers import example_state
 from chainrule.explain.paths import enumerate_paths, parse_parameter, paths_section
 from chainrule.explain.record import (
@@ -34,15 +35,21 @@ from chainrule.explain.record import (
     StepRecord,
     WorkedExample,
 )
-from chainrule.explain.spec import ExplainSpec
+from chainrule.explain.spec import ConvSpec, ExplainSpec
+from chainrule.explain.summary import summary_block, training_notes
 from chainrule.explain.symbols import LOSS
 from chainrule.explain.update import Updater, update_blocks, update_formulas
 from chainrule.explain.verify import verification_block, verify
 from chainrule.reporting.expr import Add, Frac, Mul, Num, Raw, Sym
 
 
-def compute(spec: ExplainSpec, paths: list[str] | None = None, source: str = "") -> WorkedExample:
-    """Run ``spec.steps`` steps and record every number; ``paths`` as in ``--paths W1[1,1]``."""
+def compute(
+    spec: ExplainSpec | ConvSpec, paths: list[str] | None = None, source: str = ""
+) -> WorkedExample:
+    """Run ``spec.steps`` steps and record every number; ``paths`` as in ``--paths W1[1,1]``.
+    A convolutional spec is worked by ``conv_worked.compute_conv``."""
+    if isinstance(spec, ConvSpec):
+        return compute_conv(spec, paths, source)
     targets = [parse_parameter(text, spec) for text in (paths or [])]
     W, b = spec.weights(), spec.biases()
     updater = Updater(spec, W, b)
@@ -71,7 +78,7 @@ def compute(spec: ExplainSpec, paths: list[str] | None = None, source: str = "")
         W, b = W_new, b_new
     final = [example_state(spec, W, b, x[i], y[i]) for i in range(spec.n_examples)]
     final_loss = float(np.mean([e.loss for e in final]))
-    summary = Section("Summary", [_summary_block(spec, steps, final_loss)])
+    summary = Section("Summary", [summary_block(steps, final_loss)])
     return WorkedExample(spec, source, _overview(spec), steps, final_loss, W, b, summary)
 
 
@@ -106,34 +113,6 @@ def _update(
     return W_new, b_new, update
 
 
-def _summary_block(spec: ExplainSpec, steps: list[StepRecord], final_loss: float) -> Block:
-    block = Block("Loss")
-    count = len(steps)
-    block.notes.append(
-        (
-            "Before step 1: L = ",
-            Num(steps[0].loss),
-            f". After step {count}" if count > 1 else ". After the step",
-            " (a forward pass with the updated parameters): L = ",
-            Num(final_loss),
-            f" (change {final_loss - steps[0].loss:+.2e}).",
-        )
-    )
-    verified = all(step.verification.passed for step in steps)
-    agreed = all(p.agrees for step in steps for p in step.paths)
-    block.notes.append(
-        (
-            "Every gradient agrees with the engine's backward pass and with finite differences"
-            if verified
-            else "SOME GRADIENTS DISAGREE with the engine or with finite differences: see the "
-            "Verification sections",
-            "" if agreed else "; SOME PATH SUMS DISAGREE with the gradients",
-            ".",
-        )
-    )
-    return block
-
-
 def _step_sections(
     spec: ExplainSpec,
     W: list[np.ndarray],
@@ -146,10 +125,6 @@ def _step_sections(
     m = len(examples)
     forward = Section("Forward pass")
     backward = Section("Backward pass")
-    loss_section = Section("Loss")
-    sentence, formula = loss_convention(spec)
-    convention = Block("Convention", formulas=[formula], notes=[(sentence + ".",)])
-    loss_section.blocks.append(convention)
     for index, example in enumerate(examples, start=1):
         label = f"example {index} of {m}: " if m > 1 else ""
         blocks = forward_blocks(spec, W, b, example)
@@ -159,10 +134,7 @@ def _step_sections(
                 block.title = label + block.title
         forward.blocks += blocks
         backward.blocks += back
-        lhs = Sym("L", None, (index,)) if m > 1 else LOSS
-        loss_block = Block(f"Example {index}" if m > 1 else "Value")
-        loss_block.equations.append(loss_equation(spec, example, lhs))
-        loss_section.blocks.append(loss_block)
+    loss_section = loss_values(spec, examples)
     if m > 1:
         loss_section.blocks.append(
             Block(
@@ -199,25 +171,7 @@ def _overview(spec: ExplainSpec) -> Section:
             "z = x @ W + b on rows.",
         )
     )
-    sentence, formula = loss_convention(spec)
-    network.notes.append(
-        (
-            "Loss: ",
-            formula,
-            f", {sentence}.",
-        )
-    )
-    hp = spec.optimizer.hyperparameters
-    optimizer = spec.optimizer.make().math.short_name
-    settings = ", ".join(f"{key} {value:g}" for key, value in hp.items())
-    frozen = [name for name in spec.parameter_names() if not spec.trainable(name)]
-    frozen_text = f"; frozen: {', '.join(frozen)}" if frozen else ""
-    network.notes.append(
-        (
-            f"Optimizer: {optimizer} ({settings}); {spec.steps} step"
-            f"{'s' * (spec.steps != 1)}{frozen_text}.",
-        )
-    )
+    network.notes += training_notes(spec)
     if spec.n_examples > 1:
         network.notes.append(
             (f"Batch of {spec.n_examples} examples: the loss and the gradients are means.",)

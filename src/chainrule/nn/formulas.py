@@ -1,10 +1,10 @@
-"""How an activation, a loss or an optimizer describes its own math, beside its code.
+"""How an activation, a loss, an optimizer or a layer describes its own math, beside its code.
 
 Each component carries one description (``Sigmoid.math``, ``MeanSquaredError(...).math``,
-``Adam.math``) and everything that shows math reads it: ``chainrule derive`` (the vectorized
-equations), ``chainrule explain`` (the worked example, number by number), the computation
-graphs' labels. A new activation or optimizer is then one class in one file: its code, its
-docstring, and its ``math``.
+``Adam.math``, ``Conv2D.math``) and everything that shows math reads it: ``chainrule derive``
+(the vectorized equations), ``chainrule explain`` (the worked example, number by number), the
+computation graphs' labels. A new activation, optimizer or layer is then one class in one
+file: its code, its docstring, and its ``math``.
 
 A description holds two kinds of thing:
 
@@ -332,25 +332,89 @@ class OptimizerMath:
         return values
 
 
+# -------------------------------------------------------------------------- other layers
+
+
+@dataclass(frozen=True)
+class LayerEquation:
+    """One line of a layer's vectorized equations (batch form), as ``derive`` prints it.
+
+    ``lhs``, ``rhs`` and ``note`` are ``str.format`` templates (a literal TeX brace doubled):
+    their fields are the symbols the derivation gives this layer's tensors (``{x}`` its
+    input, ``{out}`` its output, ``{dx}`` and ``{dout}`` their gradients, and the names the
+    layer's ``LayerMath`` lists) and the numbers its ``values`` reads from the layer.
+    ``shape`` is the field whose tensor has the value's shape. ``text`` is the same line in
+    plain text and general symbols, for the layer's docstring. ``when`` names a flag the line
+    needs (a key of ``values``, or ``input_grad``: the layer below needs dL/dx); ``node`` the
+    parameter whose gradient this line is, for the computation graph's node of it.
+    """
+
+    lhs: str
+    rhs: str
+    text: str
+    shape: str | None = None
+    note: str = ""
+    when: str | None = None
+    node: str | None = None
+    rel: str = "="
+
+
+@dataclass(frozen=True)
+class LayerMath:
+    """A layer's forward and backward pass as equations on whole batches: Conv2D (im2col),
+    pooling, BatchNorm, Flatten. Dense, Dropout and the activations are derived from their
+    own descriptions (``ActivationMath``) and the engine's layout z = x W + b.
+
+    ``tensors`` names the intermediate tensors the equations use besides the input and the
+    output (``cols``: the im2col matrix X̂) with the TeX letter the derivation subscripts and
+    what each is; ``edges`` gives the local derivative on each backward edge of the computation
+    graph, keyed by the field the gradient flows to (``x``, a parameter, ``cols``), as TeX
+    templates. ``values`` returns the numbers the templates use, read from the built layer.
+
+    A layer chainrule does not know is derived and drawn from its ``math`` alone: its
+    parameters are fields by their local names (``gamma``), its output is ``{out}``, and
+    ``tensors`` may give their letters (``"gamma": (r"\\gamma", …)``, ``"out": ("S", …)``;
+    the output is H without one).
+    """
+
+    name: str  # "2-D convolution, as im2col and a matrix product"
+    forward: tuple[LayerEquation, ...]
+    backward: tuple[LayerEquation, ...]
+    edges: dict[str, str]
+    values: Callable[[Any], dict[str, Any]]
+    #: field -> (TeX letter, meaning as prose): ``{"cols": (r"\hat{X}", "the input, im2col")}``
+    tensors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: What the derivation says once about this layer's backward, prose with ``$…$`` math.
+    note: str = ""
+
+
 # -------------------------------------------------------------------------- docstrings
 
 
-def docstring_section(math: ActivationMath | OptimizerMath) -> str:
+def docstring_section(math: ActivationMath | OptimizerMath | LayerMath) -> str:
     """The description as the lines a class docstring ends with, so that ``help(Sigmoid)``
     shows the very formulas ``derive`` and ``explain`` print (one source, never restated)."""
     if isinstance(math, ActivationMath):
         lines = [math.definition.text, math.derivative_definition.text]
+    elif isinstance(math, LayerMath):
+        lines = [
+            "Forward:",
+            *(f"  {row.text}" for row in math.forward),
+            "Backward:",
+            *(f"  {row.text}" for row in math.backward),
+        ]
     elif math.worked:  # the worked example's plain-text lines read best in a docstring
         lines = [re.sub(r"\{(\w+)\}", r"<\1>", line.text) for line in math.worked]
     else:
         lines = [f"{rule.target} {rule.relation} {rule.tex}" for rule in math.rules]
     body = "\n".join(f"    {line}" for line in lines)
-    return f"\n\nAs derive and explain print it ({math.name}, from ``math``):\n\n{body}\n"
+    readers = "derive and graph" if isinstance(math, LayerMath) else "derive and explain"
+    return f"\n\nAs {readers} print it ({math.name}, from ``math``):\n\n{body}\n"
 
 
 def add_math_to_docstring(cls: type) -> None:
     """Append :func:`docstring_section` of ``cls.math`` to ``cls.__doc__`` when the class
     itself sets ``math`` (a property that needs the instance's arguments is left alone)."""
     math = cls.__dict__.get("math")
-    if isinstance(math, ActivationMath | OptimizerMath) and cls.__doc__ is not None:
+    if isinstance(math, ActivationMath | OptimizerMath | LayerMath) and cls.__doc__ is not None:
         cls.__doc__ = inspect.cleandoc(cls.__doc__) + docstring_section(math)

@@ -19,7 +19,7 @@ def display_width(text: str) -> int:
 
 
 _SYMBOLS = {
-    "alpha": "α", "beta": "β", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
     "lambda": "λ", "mu": "μ", "rho": "ρ", "sigma": "σ", "theta": "θ", "partial": "∂",
     "odot": "⊙", "oslash": "⊘", "times": "×", "cdot": "·", "leftarrow": "←", "to": "→",
     "le": "≤", "ge": "≥", "in": "∈", "ldots": "…", "sum": "Σ", "top": "⊤", "lVert": "‖",

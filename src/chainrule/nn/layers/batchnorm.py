@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring, tex_number
 from chainrule.nn.init import Constant, Zeros
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.params import ParameterSpec
@@ -74,6 +75,85 @@ class BatchNorm(Layer):
 
     type_name = "batch_norm"
     mixes_examples = True
+    math = LayerMath(
+        name="batch normalization, training mode",
+        forward=(
+            LayerEquation(
+                "{mu}",
+                r"(1/M) \sum_{{{over}}} {x}",
+                "μ = (1/M) Σ x   one per feature (F,) or channel (C,)",
+                shape="mu",
+                note="the mean of each {per} over its $M = {M}$ values",
+            ),
+            LayerEquation(
+                "{var}",
+                r"(1/M) \sum_{{{over}}} ({x} - {mu})^2",
+                "σ² = (1/M) Σ (x - μ)²   (biased, as normalized)",
+                shape="var",
+                note="biased (divided by $M$), as the normalization uses it",
+            ),
+            LayerEquation(
+                "{xhat}",
+                r"({x} - {mu}) \oslash \sqrt{{{var} + \epsilon}}",
+                "x̂ = (x - μ) / √(σ² + ε)",
+                shape="x",
+                note=r"$\epsilon = {eps}$; ${mu}$ and ${var}$ broadcast over {broadcast}",
+            ),
+            LayerEquation(
+                "{out}",
+                r"{gamma} \odot {xhat} + {beta}",
+                "y = γ ⊙ x̂ + β",
+                shape="out",
+                note="in inference the running averages stand in for ${mu}$ and ${var}$",
+            ),
+        ),
+        backward=(
+            LayerEquation(
+                "{dbeta}",
+                r"\sum_{{{over}}} {dout}",
+                "dβ = Σ dy",
+                shape="beta",
+                note="one sum per {per}, over {over_text}",
+                node="beta",
+            ),
+            LayerEquation(
+                "{dgamma}",
+                r"\sum_{{{over}}} {dout} \odot {xhat}",
+                "dγ = Σ dy ⊙ x̂",
+                shape="gamma",
+                note="likewise",
+                node="gamma",
+            ),
+            LayerEquation(
+                "{dx}",
+                r"({gamma} \oslash \sqrt{{{var} + \epsilon}}) \odot ({dout} - "
+                r"\operatorname{{mean}}({dout}) - {xhat} \odot "
+                r"\operatorname{{mean}}({dout} \odot {xhat}))",
+                "dx = (γ / √(σ² + ε)) ⊙ (dy - mean(dy) - x̂ ⊙ mean(dy ⊙ x̂))",
+                shape="x",
+                note="means per {per}, over the same $M$ values",
+                when="input_grad",
+            ),
+        ),
+        edges={
+            "gamma": r"\sum \cdot \odot {xhat}",
+            "beta": r"\sum",
+            "x": r"({gamma} \oslash \sqrt{{{var} + \epsilon}})(\cdot - "
+            r"\operatorname{{mean}} - {xhat}\, \operatorname{{mean}}(\cdot \odot {xhat}))",
+        },
+        values=lambda layer: _math_values(layer),
+        tensors={
+            "mu": (r"\mu", "batch mean of each {per}"),
+            "var": (r"\sigma^2", "batch variance of each {per}, biased"),
+            "xhat": (r"\hat{{{x_letter}}}", "the input, normalized"),
+        },
+        note="Each input reaches the output directly, through ${xhat}$, and through ${mu}$ and "
+        "${var}$, which all $M$ values of its {per} share. Those two paths subtract the "
+        "gradient's mean and its component along ${xhat}$: shifting or scaling a {per}'s "
+        "inputs leaves ${xhat}$ unchanged. In inference ${mu}$ and ${var}$ are the running "
+        r"averages, constants, and ${dx} = {dout} \odot {gamma} \oslash "
+        r"\sqrt{{\sigma^2_{{\text{{run}}}} + \epsilon}}$.",
+    )
 
     def __init__(
         self, momentum: float = 0.1, epsilon: float = 1e-5, name: str | None = None
@@ -236,3 +316,21 @@ class BatchNorm(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+def _math_values(layer: BatchNorm) -> dict[str, Any]:
+    """The numbers ``BatchNorm.math`` writes into its equations, read from the built layer."""
+    layer._check_built()
+    images = len(layer.input_shape) == 3
+    height, width = layer.input_shape[1:] if images else (1, 1)
+    return {
+        "per": "channel" if images else "feature",
+        "over": "n,h,w" if images else "n",
+        "over_text": "the batch and every position" if images else "the batch",
+        "broadcast": "$n, h, w$" if images else "the batch",
+        "M": rf"m \cdot {height} \cdot {width}" if images else "m",
+        "eps": tex_number(layer.epsilon),
+    }
+
+
+add_math_to_docstring(BatchNorm)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring
 from chainrule.nn.init import Initializer, get_initializer
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.params import ParameterSpec
@@ -60,6 +61,108 @@ class Conv2D(Layer):
     """
 
     type_name = "conv2d"
+    math = LayerMath(
+        name="2-D convolution, as im2col and one matrix product per example",
+        forward=(
+            LayerEquation(
+                "{cols}",
+                r"\operatorname{{im2col}}({x})",
+                "X̂ = im2col(x): X̂[n, (c, p, q), (i, j)] = xp[n, c, s·i + p, s·j + q]   (N, K, L)",
+                shape="cols",
+                note=r"$K = C k_h k_w = {C} \cdot {kh} \cdot {kw} = {K}$ rows, "
+                r"$L = H_o W_o = {Ho} \cdot {Wo} = {L}$ columns{padding}",
+            ),
+            LayerEquation(
+                "{Wh}",
+                r"\operatorname{{reshape}}({W})",
+                "Ŵ = W.reshape(O, K): each filter as a row   (O, K)",
+                shape="Wh",
+                note="each of the ${O}$ filters as a row of ${K}$ weights",
+            ),
+            LayerEquation(
+                "{out}[n]",
+                r"{Wh}\, {cols}[n] + {b}",
+                "z[n] = Ŵ X̂[n] + b   (O, K) @ (K, L) -> (O, L), reshaped to (O, Ho, Wo)",
+                shape="out",
+                note=r"each example: $({O} \times {K})({K} \times {L})$, "
+                r"reshaped to ${O} \times {Ho} \times {Wo}$; $b$ added at every position",
+                when="use_bias",
+            ),
+            LayerEquation(
+                "{out}[n]",
+                r"{Wh}\, {cols}[n]",
+                "(without a bias, use_bias=False: z[n] = Ŵ X̂[n])",
+                shape="out",
+                note=r"each example: $({O} \times {K})({K} \times {L})$, "
+                r"reshaped to ${O} \times {Ho} \times {Wo}$",
+                when="no_bias",
+            ),
+        ),
+        backward=(
+            LayerEquation(
+                "{db}",
+                r"\sum_{{n,i,j}} {dout}[n, :, i, j]",
+                "db[o] = Σ_{n,i,j} δ[n, o, i, j]   (O,)",
+                shape="b",
+                note="one sum per filter, over the batch and every output position",
+                when="use_bias",
+                node="b",
+            ),
+            LayerEquation(
+                "{dWh}",
+                r"\sum_n {dout}[n]\, {cols}[n]^\top",
+                "dŴ = Σ_n δ[n] X̂[n]ᵀ   (O, L) @ (L, K) -> (O, K)",
+                shape="Wh",
+                note=r"$({O} \times {L})({L} \times {K})$, summed over the batch",
+                node="W",
+            ),
+            LayerEquation(
+                "{dW}",
+                r"\operatorname{{reshape}}({dWh})",
+                "dW = dŴ.reshape(O, C, kh, kw): "
+                "dW[o, c, p, q] = Σ_{n,i,j} δ[n, o, i, j] · xp[n, c, s·i + p, s·j + q]",
+                shape="W",
+                note=r"entry by entry $\sum_{{n,i,j}} {dout}[n, o, i, j]\, "
+                r"{pad_open}{x}{pad_close}[n, c, {ri}, {cj}]$: a correlation of the input with "
+                r"$\delta$",
+            ),
+            LayerEquation(
+                "{dcols}[n]",
+                r"{Wh}^\top {dout}[n]",
+                "dX̂[n] = Ŵᵀ δ[n]   (K, O) @ (O, L) -> (K, L)",
+                shape="cols",
+                note=r"$({K} \times {O})({O} \times {L})$: what each receptive field receives",
+                when="input_grad",
+            ),
+            LayerEquation(
+                "{dx}",
+                r"\operatorname{{col2im}}({dcols})",
+                "dx = col2im(dX̂): each column added back onto its receptive field, "
+                "overlaps summed, padding cropped",
+                shape="x",
+                note="each column added back onto the receptive field it was gathered from"
+                "{overlap}{crop}",
+                when="input_grad",
+            ),
+        ),
+        edges={
+            "W": r"\sum_n \cdot\, {cols}^\top",
+            "b": r"\sum_{{n,i,j}}",
+            "cols": r"{Wh}^\top \cdot",
+            "x": r"\operatorname{{col2im}}",
+        },
+        values=lambda layer: _math_values(layer),
+        tensors={
+            "cols": (r"\hat{{X}}", "the input as im2col columns, one per output position"),
+            "Wh": (r"\hat{{W}}", "the kernels as a matrix, one filter a row"),
+        },
+        note=r"The weight gradient is a correlation of the layer's input with $\delta$ "
+        r"($\delta$ acting as the kernel{dilated}). col2im of $\hat{{W}}^\top \delta$ is the "
+        r"full convolution of $\delta${spread} with the kernel flipped in both spatial axes "
+        r"(rot180) and its input and output channels swapped: the same sum, regrouped, which "
+        r"the engine computes as ${kh} \cdot {kw} = {kernel_area}$ strided adds, one per "
+        r"kernel offset.",
+    )
 
     def __init__(
         self,
@@ -246,6 +349,75 @@ class Conv2D(Layer):
             "kernel_initializer": self.kernel_initializer.get_config(),
             "bias_initializer": self.bias_initializer.get_config(),
         }
+
+
+def _math_values(layer: Conv2D) -> dict[str, Any]:
+    """The numbers ``Conv2D.math`` writes into its equations, read from the built layer."""
+    layer._check_built()
+    channels = layer.input_shape[0]
+    out_channels, out_height, out_width = layer.output_shape
+    kh, kw = layer.kernel_size
+    (top, bottom), (left, right) = layer.pads
+    if top == bottom == left == right == 0:
+        padding = crop = ""
+    elif top == bottom == left == right:
+        padding = f", the input zero-padded by {top} on each side first"
+        crop = "; the padding is cropped off"
+    else:
+        padding = (
+            f", the input zero-padded first ({top} above, {bottom} below, {left} left, "
+            f"{right} right)"
+        )
+        crop = "; the padding is cropped off"
+    stride = layer.stride
+    overlap = stride[0] < kh or stride[1] < kw
+    return {
+        "C": channels,
+        "O": out_channels,
+        "kh": kh,
+        "kw": kw,
+        "K": channels * kh * kw,
+        "kernel_area": kh * kw,
+        "Ho": out_height,
+        "Wo": out_width,
+        "L": out_height * out_width,
+        "ri": window_index("i", "p", stride[0]),
+        "cj": window_index("j", "q", stride[1]),
+        "padding": padding,
+        "crop": crop,
+        "overlap": "; where fields overlap, their shares add" if overlap else "",
+        "pad_open": r"\operatorname{pad}(" if padding else "",
+        "pad_close": ")" if padding else "",
+        "dilated": "" if stride == (1, 1) else f", dilated by the stride {pair_text(stride)}",
+        "spread": _spread(stride),
+        "use_bias": layer.use_bias,
+        "no_bias": not layer.use_bias,
+    }
+
+
+def _spread(stride: tuple[int, int]) -> str:
+    """How δ is dilated for the input gradient's full convolution: s - 1 zeros between its
+    entries along each axis."""
+    rows, columns = stride[0] - 1, stride[1] - 1
+    if rows == columns == 0:
+        return ""
+    if rows == columns:
+        return f" (dilated: {rows} zero{'s' if rows > 1 else ''} between entries)"
+    return f" (dilated: {rows} zero rows and {columns} zero columns between entries)"
+
+
+def window_index(output: str, offset: str, stride: int) -> str:
+    """The input row (or column) that window position ``offset`` of output ``output``
+    reads, as TeX: ``i + p`` for stride 1, ``2i + p`` for stride 2."""
+    return f"{output} + {offset}" if stride == 1 else f"{stride}{output} + {offset}"
+
+
+def pair_text(pair: tuple[int, int]) -> str:
+    """A (height, width) pair as people write it: ``2`` for (2, 2), ``2×1`` otherwise."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}×{pair[1]}"
+
+
+add_math_to_docstring(Conv2D)
 
 
 def _pair(value: Any, argument: str, minimum: int, layer: str = "Conv2D") -> tuple[int, int]:

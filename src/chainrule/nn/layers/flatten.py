@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring
 from chainrule.nn.layers.base import Layer
 
 
@@ -17,6 +18,30 @@ class Flatten(Layer):
     """
 
     type_name = "flatten"
+    math = LayerMath(
+        name="flatten",
+        forward=(
+            LayerEquation(
+                "{out}",
+                r"\operatorname{{reshape}}({x})",
+                "a = x.reshape(m, -1)",
+                shape="out",
+                note="from ${before}$; moves no values",
+            ),
+        ),
+        backward=(
+            LayerEquation(
+                "{dx}",
+                r"\operatorname{{reshape}}({dout})",
+                "dx = dout.reshape(x.shape): every local derivative is 1",
+                shape="x",
+                note="back to ${before}$: every local derivative is 1",
+                when="input_grad",
+            ),
+        ),
+        edges={"x": r"\operatorname{{reshape}}"},
+        values=lambda layer: {"before": r" \times ".join(["m", *map(str, layer.input_shape)])},
+    )
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (math.prod(input_shape),)
@@ -32,3 +57,6 @@ class Flatten(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout.reshape((dout.shape[0], *self.input_shape))
+
+
+add_math_to_docstring(Flatten)

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring
 from chainrule.nn.layers.base import Layer
-from chainrule.nn.layers.conv2d import _pair
+from chainrule.nn.layers.conv2d import _pair, pair_text, window_index
 
 
 class _Pool2D(Layer):
@@ -108,6 +109,37 @@ class MaxPool2D(_Pool2D):
     """
 
     type_name = "max_pool2d"
+    math = LayerMath(
+        name="max pooling",
+        forward=(
+            LayerEquation(
+                "{out}[n, c, i, j]",
+                r"\max_{{p,q}} {x}[n, c, {ri}, {cj}]",
+                "a[n, c, i, j] = max_{p,q} x[n, c, s·i + p, s·j + q]",
+                shape="out",
+                note=r"the largest entry of each ${ph} \times {pw}$ window, stride {stride}; "
+                "each channel on its own",
+            ),
+        ),
+        backward=(
+            LayerEquation(
+                "{dx}[n, c, {ri_star}, {cj_star}]",
+                "{dout}[n, c, i, j]",
+                "dx[n, c, s·i + p*, s·j + q*] += dout[n, c, i, j] at the window's argmax "
+                "(p*, q*); dx = 0 elsewhere",
+                shape="x",
+                note=r"$(p^*, q^*)$: where the window's maximum is, kept by the forward pass; "
+                r"every other entry of ${dx}$ is 0{overlap}",
+                when="input_grad",
+            ),
+        ),
+        edges={"x": r"\text{{routed to the argmax}}"},
+        values=lambda layer: _math_values(layer),
+        note="The maximum passes one input through and ignores the others, so its local "
+        "derivative is 1 at the argmax and 0 elsewhere: each window's gradient goes back, "
+        "unchanged, to the position that won. Ties go to the first maximum in row-major order, "
+        "as in PyTorch.",
+    )
 
     def __init__(
         self,
@@ -172,6 +204,34 @@ class AvgPool2D(_Pool2D):
     """
 
     type_name = "avg_pool2d"
+    math = LayerMath(
+        name="average pooling",
+        forward=(
+            LayerEquation(
+                "{out}[n, c, i, j]",
+                r"(1/{P}) \sum_{{p,q}} {x}[n, c, {ri}, {cj}]",
+                "a[n, c, i, j] = (1/P) Σ_{p,q} x[n, c, s·i + p, s·j + q]",
+                shape="out",
+                note=r"the mean of each ${ph} \times {pw}$ window ($P = {P}$ entries), "
+                "stride {stride}; each channel on its own",
+            ),
+        ),
+        backward=(
+            LayerEquation(
+                "{dx}[n, c, {ri}, {cj}]",
+                "{dout}[n, c, i, j]/{P}",
+                "dx[n, c, s·i + p, s·j + q] += dout[n, c, i, j] / P for every (p, q)",
+                shape="x",
+                note="for every $(p, q)$ of the window: its ${P}$ entries get equal shares"
+                "{overlap}",
+                when="input_grad",
+            ),
+        ),
+        edges={"x": r"\cdot\, 1/{P} \text{{ to each}}"},
+        values=lambda layer: _math_values(layer),
+        note="Every entry of a window counts $1/{P}$ in its mean, so the window's gradient is "
+        "spread evenly over it.",
+    )
 
     def __init__(
         self,
@@ -202,3 +262,29 @@ class AvgPool2D(_Pool2D):
             else:
                 target[...] = share
         return dx
+
+
+def _math_values(layer: _Pool2D) -> dict[str, Any]:
+    """The numbers the pooling layers' ``math`` writes into their equations."""
+    layer._check_built()
+    (ph, pw), (sh, sw) = layer.pool_size, layer.stride
+    notes = []
+    if layer._windows_overlap:
+        notes.append("; where windows overlap, their shares add")
+    if not layer._windows_tile and not layer._windows_overlap:
+        notes.append("; rows or columns that no window covers get 0")
+    return {
+        "ph": ph,
+        "pw": pw,
+        "P": ph * pw,
+        "stride": pair_text(layer.stride),
+        "ri": window_index("i", "p", sh),
+        "cj": window_index("j", "q", sw),
+        "ri_star": window_index("i", "p^*", sh),
+        "cj_star": window_index("j", "q^*", sw),
+        "overlap": "".join(notes),
+    }
+
+
+add_math_to_docstring(MaxPool2D)
+add_math_to_docstring(AvgPool2D)
