@@ -135,6 +135,16 @@ def test_explain_prints_the_worked_example(capsys):
     assert "a1[1] = ReLU(0.3*0.1 + 0.5*0.2 + 0.8*0.2 + 0.2) = ReLU(0.49) = 0.49" in out
 
 
+def test_explain_works_a_convolution_with_paths_to_a_kernel_weight(capsys):
+    spec = str(EXAMPLES / "conv-maxpool-dense-softmax.yaml")
+    assert main(["explain", spec, "--paths", "W1[1,1,2,1]"]) == 0
+    out = capsys.readouterr().out
+    assert "z1[1,1,1] = 0.2*0.5 + 0.5*(-0.3) + 0.4*0.2 + 0.9*0.4 + 0.1 = 0.49" in out
+    assert "Paths from L to W1[1,1,2,1]" in out and "DISAGREE" not in out
+    assert main(["explain", spec, "--paths", "W1[1,1]"]) == 2  # a kernel takes four indices
+    assert "W1 is 2×1×2×2" in capsys.readouterr().err
+
+
 def test_explain_writes_latex_to_a_file(tmp_path, capsys):
     out = tmp_path / "worked.tex"
     spec = str(EXAMPLES / "softmax-categorical-crossentropy.yaml")
@@ -708,3 +718,19 @@ def test_ctrl_c_while_the_data_loads_says_nothing_was_written(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err == "interrupted before training began; nothing was written: run it again\n"
     assert not out.exists()
+
+
+def test_a_reader_that_closes_early_gets_no_broken_pipe_error():
+    # `chainrule explain ... | head`: the reader goes away before chainrule has written
+    # everything; closing the read end at once makes every write fail, whatever the timing
+    spec = Path(__file__).resolve().parents[2] / "examples" / "relu-tanh-sigmoid-mse.yaml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainrule.cli", "explain", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert stderr == ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from convolutional_models import every_layer_kind, with_a_new_layer
 
 from chainrule.explain import graph
 from chainrule.explain.graph import (
@@ -17,7 +19,14 @@ from chainrule.explain.graph import (
     network_figure,
     render_graph,
 )
-from chainrule.nn.layers import Dense, Identity, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.layers import (
+    Dense,
+    Identity,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from chainrule.nn.model import Sequential
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -226,3 +235,90 @@ def test_a_network_too_large_to_draw_suggests_the_computation_graph(tmp_path):
     wide = Sequential([Dense(17), Identity()], loss="mse", input_shape=(2,))
     with pytest.raises(ValueError, match="'dense_1' has 17"):
         network_figure(wide)
+
+
+# --------------------------------------------------------------------------- convolutional networks
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def cnn_small() -> Sequential:
+    from chainrule.app.recipes import load_recipe
+
+    return load_recipe(RECIPES / "cnn-small.yaml").build_model()
+
+
+def test_a_cnn_forward_graph_runs_through_im2col_pooling_and_flatten():
+    nodes, edges = parse_dot(graph_dot(cnn_small()))
+    pairs = {(s, t): label for s, t, label, _ in edges}
+    assert set(pairs) == {
+        ("x", "cols1"), ("cols1", "z1"), ("W1", "z1"), ("b1", "z1"), ("z1", "a1"),
+        ("a1", "p1"), ("p1", "f1"), ("f1", "z2"), ("W2", "z2"), ("b2", "z2"), ("z2", "a2"),
+        ("a2", "loss"), ("y", "loss"),
+    }  # fmt: skip
+    assert pairs[("x", "cols1")] == "im2col" and pairs[("a1", "p1")] == "max pooling 2×2"
+    assert pairs[("p1", "f1")] == "reshape"
+    assert nodes["cols1"] == "x̂₁ = im2col(x)\\n(m×9×676)"
+    assert nodes["z1"] == "z₁ = Ŵ₁x̂₁ + b₁\\n(m×8×26×26)"
+    assert nodes["W1"] == "W₁\\n(8×1×3×3)\\nas Ŵ₁: 8×9"
+    assert nodes["p1"] == "p₁ = maxpool(a₁)\\n(m×8×13×13)"
+    assert "Wh1" not in nodes  # Ŵ is a view of W, shown in W's node
+
+
+def test_a_cnn_backward_graph_labels_each_edge_with_the_layers_local_derivative():
+    nodes, edges = parse_dot(graph_dot(cnn_small(), backward=True))
+    backward = {(s, t): label for s, t, label, is_backward in edges if is_backward}
+    assert backward == {
+        ("loss", "z2"): "(a₂ − y)/m\\n(softmax + CE fused)",
+        ("z2", "W2"): "f₁ᵀ ·",
+        ("z2", "b2"): "1ᵀ ·",
+        ("z2", "f1"): "· W₂ᵀ",
+        ("f1", "p1"): "reshape",
+        ("p1", "a1"): "routed to the argmax",
+        ("a1", "z1"): "⊙ f'(z₁)\\n= [z₁ > 0]",
+        ("z1", "W1"): "Σₙ · x̂₁ᵀ",
+        ("z1", "b1"): "Σ_(n,i,j)",
+    }  # the first convolution's X̂ and x get no gradient: the engine skips them
+    assert "∂L/∂Ŵ₁ = Σₙ δ₁[n] x̂₁[n]ᵀ" in nodes["W1"]
+    assert "∂L/∂b₁ = Σ_(n,i,j) δ₁[n, :, i, j]" in nodes["b1"]
+    assert "δ₁ = ∂L/∂z₁" in nodes["z1"] and "∂L/∂p₁" in nodes["p1"]
+
+
+def test_a_second_convolution_passes_the_gradient_down_through_col2im():
+    nodes, edges = parse_dot(graph_dot(every_layer_kind(), backward=True))
+    backward = {(s, t): label for s, t, label, is_backward in edges if is_backward}
+    assert backward[("z2", "cols2")] == "Ŵ₂ᵀ ·"
+    assert backward[("cols2", "p1")] == "col2im"
+    assert backward[("p1", "a1")] == "· 1/4 to each"  # average pooling
+    assert ("z2", "b2") not in backward  # a convolution without bias
+    assert backward[("bn1", "gamma1")] == "Σ · ⊙ ẑ₁" and backward[("bn1", "beta1")] == "Σ"
+    assert backward[("bn1", "z1")].startswith("(γ₁ ⊘ √(σ²₁ + ε))")
+    assert "ẑ₁ = (z₁ − μ₁) ⊘ √(σ²₁ + ε)" in nodes["bn1"]
+    assert "∂L/∂γ₁ = Σ_(n,h,w) ∂L/∂B₁ ⊙ ẑ₁" in nodes["gamma1"]
+    for source, target, _, _ in edges:
+        assert source in nodes and target in nodes
+
+
+@pytest.mark.parametrize(
+    ("recipe", "engine"),
+    [("cnn-small", "graphviz"), ("cnn-lenet", "graphviz"), ("cnn-small", "matplotlib")],
+)
+def test_the_graphs_of_the_cnn_recipes_render(tmp_path, recipe, engine):
+    from chainrule.app.recipes import load_recipe
+
+    if engine == "graphviz" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    model = load_recipe(RECIPES / f"{recipe}.yaml").build_model()
+    for backward in (False, True):
+        svg, png = render_graph(model, tmp_path / f"g{backward}", backward=backward, engine=engine)
+        assert png.read_bytes().startswith(PNG_SIGNATURE)
+        text = svg.read_text(encoding="utf-8")
+        assert "<svg" in text and "im2col" in text
+
+
+def test_a_new_layers_graph_edges_come_from_its_own_math():
+    nodes, edges = parse_dot(graph_dot(with_a_new_layer(), backward=True))
+    backward = {(s, t): label for s, t, label, is_backward in edges if is_backward}
+    assert backward[("h1", "gamma1")] == "Σ · ⊙ z₁" and backward[("h1", "z1")] == "γ₁ ⊙ ·"
+    assert nodes["h1"].startswith("S₁ = γ₁ ⊙ z₁\\n(m×2×4×4)")
+    assert "∂L/∂γ₁ = Σ_(n,h,w) ∂L/∂S₁ ⊙ z₁" in nodes["gamma1"]

@@ -18,7 +18,12 @@ from chainrule.reporting.document import (
     Table,
     prose,
 )
-from chainrule.reporting.render_latex import ROWS_PER_ALIGN, latex_escape, to_latex
+from chainrule.reporting.render_latex import (
+    ROWS_PER_ALIGN,
+    latex_escape,
+    split_terms,
+    to_latex,
+)
 
 
 def test_latex_escape_leaves_only_safe_ascii():
@@ -125,18 +130,102 @@ def test_a_fragment_compiles_with_amsmath_alone(tmp_path):
         ],
         origin="Written by a test.",
     )
-    (tmp_path / "fragment.tex").write_text(to_latex(document), encoding="ascii")
-    (tmp_path / "main.tex").write_text(
+    result = _compile(document, tmp_path)
+    assert not re.search(r"Missing character|Undefined control", result.stdout)
+
+
+def _compile(document: Document, folder) -> subprocess.CompletedProcess:
+    """``document``'s fragment \\input into an article with amsmath, run through pdflatex."""
+    (folder / "fragment.tex").write_text(to_latex(document), encoding="ascii")
+    (folder / "main.tex").write_text(
         "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
         "\\input{fragment.tex}\n\\end{document}\n"
     )
     result = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert not re.search(r"Missing character|Undefined control", result.stdout)
+    return result
+
+
+# -- long sums ---------------------------------------------------------------------------------
+#: dL/dW of a convolution: 16 products in symbols, then in numbers (negatives parenthesized)
+SYMBOLS = " + ".join(
+    f"\\delta^{{(1)}}_{{1,{i // 4 + 1},{i % 4 + 1}}} \\cdot x_{{1,1,{i}}}" for i in range(16)
+)
+NUMBERS = (
+    " + ".join(
+        f"\\left(-0.{i + 1}\\right) \\cdot 0.{i + 2}" if i % 3 else f"0.{i + 1} \\cdot 0.{i + 5}"
+        for i in range(16)
+    )
+    + " - 0.25 \\cdot \\left(0.5 - 0.1\\right)"
+)
+LONG_SUM = Equation(
+    "\\frac{\\partial L}{\\partial W^{(1)}_{1,1,1,1}}", "=", (SYMBOLS, NUMBERS, "-0.2142")
+)
+MATRIX = (
+    "\\begin{pmatrix} "
+    + " & ".join(["-0.04199"] * 6)
+    + " \\\\ "
+    + " & ".join(["0.5"] * 6)
+    + " \\end{pmatrix}"
+)
+TWO_MATRICES = Equation("\\delta_{1}", "=", f"{MATRIX}, \\quad \\delta_{{2}} = {MATRIX}")
+
+
+def test_split_terms_breaks_only_at_top_level_plus_and_minus():
+    tex = "a \\cdot \\left(b - c\\right) + \\frac{d + e}{2} - -0.2 + x_{i - 1} - \\begin{pmatrix} 1 - 2 \\end{pmatrix}"
+    terms = split_terms(tex)
+    assert terms == [
+        "a \\cdot \\left(b - c\\right)",
+        "+ \\frac{d + e}{2}",
+        "- -0.2",
+        "+ x_{i - 1}",
+        "- \\begin{pmatrix} 1 - 2 \\end{pmatrix}",
+    ]
+    assert " ".join(terms) == tex
+    assert split_terms("-0.2 \\cdot x") == ["-0.2 \\cdot x"]
+
+
+def test_a_long_sum_wraps_into_continuation_lines_that_keep_every_term():
+    latex = to_latex(Document("", [Equations([LONG_SUM])]))
+    body = latex.split("\\begin{align*}\n")[1].split("\n\\end{align*}")[0]
+    lines = body.split(" \\\\\n")
+    assert len(lines) > 4 and sum(line.startswith("  &\\quad {}+ ") for line in lines) >= 4
+    # joined back, the continuation lines give the one-line equation
+    unwrapped = re.sub(r" \\\\\n  &\\quad \{\}", " ", body).replace(" \\\\\n  &= ", " = ")
+    assert unwrapped == f"  {LONG_SUM.lhs.tex} &= {SYMBOLS} = {NUMBERS} = -0.2142"
+    # the parenthesized difference is never broken
+    assert all(line.count("\\left(") == line.count("\\right)") for line in lines)
+
+
+def test_displayed_equations_too_wide_side_by_side_go_one_under_the_other():
+    latex = to_latex(Document("", [Equations([TWO_MATRICES], aligned=False)]))
+    assert (
+        f"\\begin{{gather*}}\n  \\delta_{{1}} = {MATRIX}, \\\\\n  \\delta_{{2}} = {MATRIX}\n"
+        in latex
+    )
+    short = to_latex(
+        Document("", [Equations([Equation("a", "=", "1, \\quad b = 2")], aligned=False)])
+    )
+    assert "\\[ a = 1, \\quad b = 2 \\]" in short
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_long_sums_and_wide_pairs_stay_inside_the_margin(tmp_path):
+    document = Document(
+        "Long sums",
+        [
+            Equations([LONG_SUM, Equation("z_1", "=", (NUMBERS, "0.162"))]),
+            Equations([TWO_MATRICES], aligned=False),
+        ],
+    )
+    _compile(document, tmp_path)
+    log = (tmp_path / "main.log").read_text(errors="replace")
+    overfull = [float(points) for points in re.findall(r"Overfull \\hbox \(([\d.]+)pt", log)]
+    assert all(points <= 2.0 for points in overfull), overfull

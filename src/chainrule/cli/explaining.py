@@ -116,8 +116,18 @@ def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RECIPE|SPEC")
     parser.add_argument("--backward", action="store_true", help="the backward graph")
     parser.add_argument("--diagram", action="store_true", help="neurons and weighted edges")
-    parser.add_argument("--out", metavar="PATH", help="output path without suffix")
-    parser.add_argument("--formats", default="svg,png", help="comma-separated: svg,png,pdf,dot")
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        help="where to write: a FILE ending in .svg/.png/.pdf/.dot writes exactly that file "
+        "(in that format); any other PATH is a stem that gets -forward, -backward or -network "
+        "and one suffix per --formats (default: the source's path without its suffix)",
+    )
+    parser.add_argument(
+        "--formats",
+        default=None,
+        help="comma-separated: svg,png,pdf,dot (default svg,png, or the suffix of --out FILE)",
+    )
     parser.add_argument(
         "--engine", choices=("auto", "graphviz", "matplotlib"), default="auto", help="renderer"
     )
@@ -127,22 +137,42 @@ def run_graph(args: argparse.Namespace) -> int:
     from chainrule.explain.graph import network_diagram, render_graph
 
     model = _model_from_recipe_or_spec(Path(args.source))
-    out = Path(args.out) if args.out else Path(args.source).with_suffix("")
-    formats = tuple(part.strip() for part in args.formats.split(",") if part.strip())
+    kind = "network" if args.diagram else "backward" if args.backward else "forward"
+    base, formats = _graph_target(args.source, args.out, args.formats, kind)
     if args.diagram:
-        written = network_diagram(model, out.with_name(out.name + "-network"), formats=formats)
+        written = network_diagram(model, base, formats=formats)
     else:
-        suffix = "-backward" if args.backward else "-forward"
         written = render_graph(
-            model,
-            out.with_name(out.name + suffix),
-            backward=args.backward,
-            formats=formats,
-            engine=args.engine,
+            model, base, backward=args.backward, formats=formats, engine=args.engine
         )
     for path in written:
         print(path)
     return 0
+
+
+def _graph_target(
+    source: str, out: str | None, formats_text: str | None, kind: str
+) -> tuple[Path, tuple[str, ...]]:
+    """The path without suffix and the formats that ``graph`` writes.
+
+    One call draws one picture, so ``--out g.png`` means exactly ``g.png``: its suffix is the
+    format (``--formats``, if given, must agree). Without a format suffix ``--out`` is a stem,
+    ``g`` -> ``g-forward.svg``, ``g-forward.png``, so the three kinds never overwrite each other.
+    """
+    from chainrule.explain.graph import GRAPH_FORMATS
+
+    formats = tuple(part.strip() for part in (formats_text or "").split(",") if part.strip())
+    named = Path(out) if out else None
+    if named is not None and named.suffix.lstrip(".").lower() in GRAPH_FORMATS:
+        fmt = named.suffix.lstrip(".").lower()
+        if formats and formats != (fmt,):
+            raise CommandError(
+                f"--out {out} names one {fmt} file, but --formats asks for "
+                f"{','.join(formats)}; drop --formats, or give --out a path without a suffix"
+            )
+        return named.with_suffix(""), (fmt,)
+    stem = named if named is not None else Path(source).with_suffix("")
+    return stem.with_name(f"{stem.name}-{kind}"), formats or ("svg", "png")
 
 
 GRAPH = Command(

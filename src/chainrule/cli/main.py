@@ -11,6 +11,7 @@ that says what to fix, with exit code 2; a traceback means a bug in chainrule.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,8 @@ from chainrule.cli.command import (
     Command,
     CommandError,
 )
+
+EXIT_BROKEN_PIPE = 128 + 13  # killed-by-SIGPIPE, as a shell reports it
 
 COMMANDS: tuple[Command, ...] = (
     runs.SUMMARY,
@@ -65,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its exit code.
 
     Exit codes: 0 done, 2 a user mistake (one line on stderr), 3 training diverged,
-    130 interrupted (with how to resume a training run).
+    130 interrupted (with how to resume a training run), 141 the reader of stdout closed it
+    early (``chainrule check ... | head``).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -80,7 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # NumPy's overflow and invalid-value warnings never reach the terminal: the inf or NaN
         # they leave is what the checks report (diverged training, a refused model file)
         with float_warnings_off():
-            return handler(args)
+            code = handler(args)
+            # flushed here, not at interpreter exit, so a closed pipe is caught just below
+            sys.stdout.flush()
+            return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except TrainingDiverged as error:
         print(f"chainrule {args.command}: {error}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -102,6 +111,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # from); a bare Ctrl-C elsewhere has nothing to add
         print(str(stopped) or "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _reader_went_away() -> int:
+    """Exit quietly when stdout's reader has closed the pipe (``| head``).
+
+    Python's documented recipe (the note on SIGPIPE in the ``signal`` docs): point stdout at
+    devnull so the interpreter's final flush cannot raise a second time. The exit code is 141
+    (128 + SIGPIPE), what ``yes | head`` gives, so a script with ``set -o pipefail`` learns the
+    output was cut short instead of seeing a success.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no real file (captured by a test harness)
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,13 +35,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from chainrule.explain.derivation import (
+    LAYER_MATH_KINDS,
     NetworkPlan,
+    Step,
     Tensor,
     activation_math,
+    backward_steps,
+    layer_fields,
+    layer_math,
     loss_math,
     network_plan,
 )
-from chainrule.nn.layers import Dense
+from chainrule.nn.layers import Activation, Dense, Dropout, Flatten, MaxPool2D
 from chainrule.nn.model import Sequential
 from chainrule.reporting.figures import save_figure
 from chainrule.reporting.tex_text import tex_to_text
@@ -113,13 +118,17 @@ def computation_graph(
     if backward:
         edges += _backward_edges(plan)
     reached = {edge.target for edge in edges if edge.backward}
-    nodes = [_node(plan, tensor, tensor.key in reached) for tensor in plan.tensors.values()]
+    nodes = [
+        _node(plan, tensor, tensor.key in reached)
+        for tensor in plan.tensors.values()
+        if tensor.drawn
+    ]
     return nodes, edges
 
 
 def _lower(tex: str) -> str:
     """Batch-matrix symbols to per-example ones: Z_1 -> z_1, \\tilde{A}_1 -> \\tilde{a}_1."""
-    return re.sub(r"(?<![\\A-Za-z])([AXYZ])(?![A-Za-z])", lambda m: m.group(1).lower(), tex)
+    return re.sub(r"(?<![\\A-Za-z])([AFPXYZ])(?![A-Za-z])", lambda m: m.group(1).lower(), tex)
 
 
 def _symbol(tensor: Tensor) -> str:
@@ -148,6 +157,25 @@ def _node(plan: NetworkPlan, tensor: Tensor, has_gradient: bool) -> GraphNode:
         first = (
             f"{name} = {_symbol(plan.tensors[step.source])} ⊙ {_symbol(plan.tensors[step.mask])}"
         )
+    elif step.kind == "im2col":
+        first = f"{name} = im2col({_symbol(plan.tensors[step.source])})"
+    elif step.kind == "conv":
+        kernels, columns = (_symbol(plan.tensors[step.fields[k]]) for k in ("Wh", "cols"))
+        bias = f" + {_symbol(plan.tensors[step.fields['b']])}" if "b" in step.fields else ""
+        first = f"{name} = {kernels}{columns}{bias}"
+    elif step.kind == "pool":
+        kind = "maxpool" if isinstance(step.layer, MaxPool2D) else "avgpool"
+        first = f"{name} = {kind}({_symbol(plan.tensors[step.source])})"
+    elif step.kind == "batchnorm":
+        gamma, beta, standardized = (
+            _symbol(plan.tensors[step.fields[k]]) for k in ("gamma", "beta", "xhat")
+        )
+        first = f"{name} = {gamma} ⊙ {standardized} + {beta}"
+    elif step.kind == "layer":  # any other layer that gives its equations: its output's
+        values = _label_fields(plan, step, True)
+        row = next((r for r in layer_math(step.layer).forward if r.lhs == "{out}"), None)
+        formula = tex_to_text(row.rhs.format(**values)) if row else step.layer.name
+        first = f"{name} = {formula}"
     else:  # flatten
         first = f"{name} = reshape({_symbol(plan.tensors[step.source])})"
     lines = [first]
@@ -159,9 +187,32 @@ def _node(plan: NetworkPlan, tensor: Tensor, has_gradient: bool) -> GraphNode:
         lines.append(f"({tensor.shape[0]})")
     else:
         lines.append(f"({_shape_text(tensor)})")
+    lines += _detail_lines(plan, tensor, step)
     if has_gradient:
         lines.append(_gradient_line(plan, tensor, name))
     return GraphNode(tensor.key, "\n".join(lines), tensor.role)
+
+
+def _detail_lines(plan: NetworkPlan, tensor: Tensor, step: Step | None) -> list[str]:
+    """What a convolution's kernels and a BatchNorm's output add: Ŵ's shape, x̂'s formula."""
+    owner = next((s for s in plan.steps if s.kind == "conv" and tensor.key in s.params), None)
+    if owner is not None and tensor.key == owner.fields["W"]:
+        view = plan.tensors[owner.fields["Wh"]]
+        return [f"as {_symbol(view)}: {_shape_text(view)}"]
+    if step is not None and step.kind == "batchnorm":
+        description = layer_math(step.layer)
+        values = _label_fields(plan, step, True)
+        row = next(r for r in description.forward if r.lhs == "{xhat}")
+        return [
+            f"{tex_to_text(row.lhs.format(**values))} = {tex_to_text(row.rhs.format(**values))}"
+        ]
+    return []
+
+
+def _label_fields(plan: NetworkPlan, step: Step, needed: bool) -> dict:
+    """The step's ``LayerMath`` fields with the graph's per-example (lowercase) symbols."""
+    values = layer_fields(plan, step, needed)
+    return {k: _lower(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def _gradient_line(plan: NetworkPlan, tensor: Tensor, name: str) -> str:
@@ -169,6 +220,16 @@ def _gradient_line(plan: NetworkPlan, tensor: Tensor, name: str) -> str:
     delta = f"δ{_subscript(tensor.stage)}"
     if tensor.role == "pre":
         return f"{delta} = ∂L/∂{name}"
+    owner = next(
+        (s for s in plan.steps if s.kind in LAYER_MATH_KINDS and tensor.key in s.params), None
+    )
+    if owner is not None:
+        field = next(f for f, key in owner.fields.items() if key == tensor.key)
+        values = _label_fields(plan, owner, True)
+        row = next((r for r in layer_math(owner.layer).backward if r.node == field), None)
+        if row is None:
+            return f"∂L/∂{name}"
+        return f"{tex_to_text(row.lhs.format(**values))} = {tex_to_text(row.rhs.format(**values))}"
     if tensor.role == "param":
         dense = next(s for s in plan.steps if s.kind == "dense" and tensor.key in s.params)
         if tensor.key == dense.params[0]:
@@ -200,9 +261,20 @@ def _forward_edges(plan: NetworkPlan, labelled: bool) -> list[GraphEdge]:
             # The fused loss is computed from the logits; drawn from the output as usual.
             inputs = [plan.output, "y"]
             label = _loss_name(plan)
+        elif step.kind in ("conv", "batchnorm", "layer"):
+            inputs = [step.source, *step.params]
+            label = {"batchnorm": "batch norm", "conv": ""}.get(step.kind)
+            if label is None:
+                label = layer_math(step.layer).name
+        elif step.kind == "pool":
+            inputs = [step.source]
+            (ph, pw), kind = step.layer.pool_size, layer_math(step.layer).name
+            label = f"{kind} {ph}×{pw}"
         else:
             inputs = [step.source]
-            label = "reshape" if step.kind == "flatten" else activation_math(step.layer).name
+            label = {"flatten": "reshape", "im2col": "im2col"}.get(step.kind) or activation_math(
+                step.layer
+            ).name
         for index, source in enumerate(inputs):
             text = label if labelled and index == 0 else ""
             edges.append(GraphEdge(source, step.output, text))
@@ -218,7 +290,6 @@ def _backward_edges(plan: NetworkPlan) -> list[GraphEdge]:
         gradient = tex_to_text(_lower(_count_outputs(loss.gradient, plan.num_outputs)))
         label = f"{gradient}\n({pair} fused)"
         edges.append(GraphEdge("loss", plan.logits, label, True))
-        start = plan.logits
     else:
         gradient = tex_to_text(_lower(_count_outputs(loss.gradient, plan.num_outputs)))
         edges.append(
@@ -226,14 +297,13 @@ def _backward_edges(plan: NetworkPlan) -> list[GraphEdge]:
                 "loss", plan.output, f"∂L/∂{_symbol(plan.tensors[plan.output])} = {gradient}", True
             )
         )
-        start = plan.output
-    # Walk the steps backwards from where the gradient enters, skipping the fused activation.
-    steps = [s for s in plan.steps if s.kind != "loss"]
-    position = max(i for i, s in enumerate(steps) if s.output == start)
-    for step in reversed(steps[: position + 1]):
-        if step.stage == 0:
-            break  # the input layer's gradient: nothing below needs it, the engine skips it
+    # Walk the steps backwards from where the gradient enters, skipping the fused activation
+    # and the input gradient of the first layer with parameters: nothing below needs it.
+    for step, needed in backward_steps(plan):
         output, source = step.output, step.source
+        if step.kind in LAYER_MATH_KINDS or step.kind == "im2col":
+            edges += _layer_edges(plan, step, needed)
+            continue
         if step.kind == "activation":
             edges.append(GraphEdge(output, source, _activation_label(plan, step), True))
         elif step.kind == "dropout":
@@ -244,8 +314,27 @@ def _backward_edges(plan: NetworkPlan) -> list[GraphEdge]:
             edges.append(GraphEdge(output, step.params[0], f"{before}ᵀ ·", True))
             if len(step.params) > 1:
                 edges.append(GraphEdge(output, step.params[1], "1ᵀ ·", True))
-            if plan.tensors[source].stage > 0:
+            if needed:
                 edges.append(GraphEdge(output, source, f"· {weight}ᵀ", True))
+    return edges
+
+
+def _layer_edges(plan: NetworkPlan, step: Step, needed: bool) -> list[GraphEdge]:
+    """The backward edges of a layer described by a ``LayerMath`` (a convolution, pooling,
+    BatchNorm, Flatten, or any other), each labelled with the local derivative it gives."""
+    labels = layer_math(step.layer).edges
+    values = _label_fields(plan, step, needed)
+
+    def edge(target_field: str, source: str) -> GraphEdge:
+        label = tex_to_text(labels[target_field].format(**values))
+        return GraphEdge(source, step.fields[target_field], label, True)
+
+    if step.kind == "im2col":  # the convolution's own second half: X̂ back onto x
+        return [edge("x", step.output)] if needed else []
+    params = [field for field, key in step.fields.items() if key in step.params]
+    edges = [edge(field, step.output) for field in params if field in labels]
+    if needed:
+        edges.append(edge("cols" if step.kind == "conv" else "x", step.output))
     return edges
 
 
@@ -590,6 +679,14 @@ def network_edges(model: Sequential) -> list[WeightEdge]:
 def _dense_layers(model: Sequential) -> list[Dense]:
     if not isinstance(model, Sequential):
         raise TypeError(f"expected a chainrule Sequential model, got {type(model).__name__}")
+    drawn = (Dense, Activation, Dropout, Flatten)
+    other = next((layer for layer in model.layers if not isinstance(layer, drawn)), None)
+    if other is not None:
+        raise ValueError(
+            f"the network diagram draws Dense layers only, and layer {other.name!r} is a "
+            f"{type(other).__name__}; draw the computation graph instead (render_graph(model, "
+            "path), or `chainrule graph` without --diagram)"
+        )
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     if not dense:
         raise ValueError("the network diagram needs at least one Dense layer")

@@ -266,7 +266,7 @@ class Add(Expr):
 
 
 class Sub(Expr):
-    """a - b (b parenthesized when it is itself a sum)."""
+    """a - b (b parenthesized when it is a sum or negative: ``0.05 - (-0.2)``, never ``- -``)."""
 
     precedence = ADD
 
@@ -274,7 +274,7 @@ class Sub(Expr):
         self.left, self.right = left, right
 
     def _render(self, style: Style) -> str:
-        return f"{self.left.operand(style, ADD)} - {self.right.operand(style, ADD, strict=True)}"
+        return f"{self.left.operand(style, ADD)} - {self.right.operand(style, NEG, strict=True)}"
 
     def text(self, style: Style) -> str:
         return self._render(style)

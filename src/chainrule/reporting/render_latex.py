@@ -28,7 +28,15 @@ from chainrule.reporting.document import (
 )
 from chainrule.reporting.tex_text import display_width
 
-__all__ = ["LONG_EQUATION", "NOTE_WIDTH", "ROWS_PER_ALIGN", "latex_escape", "to_latex"]
+__all__ = [
+    "LONG_EQUATION",
+    "NOTE_WIDTH",
+    "ROWS_PER_ALIGN",
+    "WRAP_WIDTH",
+    "latex_escape",
+    "split_terms",
+    "to_latex",
+]
 
 #: Rows per align* environment (align* cannot break across a page).
 ROWS_PER_ALIGN = 12
@@ -37,6 +45,12 @@ ROWS_PER_ALIGN = 12
 LONG_EQUATION = 60
 #: A note up to this many characters goes on its equation's row, a longer one after the group.
 NOTE_WIDTH = 44
+#: A side wider than this (in digits of the math font, ``lhs = `` included; a page of the
+#: 10pt article class holds about 68) wraps at its top-level ``+``/``-`` into continuation
+#: lines ``&\quad {}+ …``; displayed equations side by side go one under the other.
+WRAP_WIDTH = 64
+#: Continuation lines hold at least this many characters, however wide the left-hand side.
+MIN_WRAP = 30
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -182,22 +196,42 @@ def _displayed(rows: tuple[Equation, ...]) -> str:
             math += f" \\quad ({_shape(row)})"
         if row.note:
             math += r" \quad \text{" + _inline(row.note) + "}"
-        lines.append(f"\\[ {math} \\]")
+        cuts = _top_level(math, (", \\quad ",)) if _tex_width(math) > WRAP_WIDTH else []
+        if cuts:  # side by side they overflow the line: one under the other
+            parts = [math[a:b] for a, b in zip([0, *cuts], [*cuts, len(math)], strict=True)]
+            parts = [part.removeprefix(", \\quad ") for part in parts]
+            body = ", \\\\\n".join(f"  {part}" for part in parts)
+            lines.append(f"\\begin{{gather*}}\n{body}\n\\end{{gather*}}")
+        else:
+            lines.append(f"\\[ {math} \\]")
     return "\n".join(lines)
 
 
 def _aligned(rows: tuple[Equation, ...]) -> str:
     chunks: list[list[str]] = [[]]
     long_notes = []
+    # the sides of every row start after the widest left-hand side and its "= "
+    indent = max((_tex_width(row.lhs.tex) for row in rows), default=0) + 3
     for row in rows:
         rel = row.rel.tex if row.rel is not None else ""
         sides = [side.tex for side in row.rhs]
         length = display_width(row.lhs.plain) + sum(
             display_width(side.plain) for side in row.rhs[:-1]
         )
-        if len(sides) > 1 and length > LONG_EQUATION:
-            lines = [f"{row.lhs.tex} &{rel} {sides[0]}", *(f"&= {side}" for side in sides[1:-1])]
-            lines[-1] += f" = {sides[-1]}"
+        widths = [_tex_width(side) for side in sides]
+        wide = any(indent + width > WRAP_WIDTH for width in widths)
+        if (len(sides) > 1 and length > LONG_EQUATION) or wide:
+            # one side per line (the final value stays on the line before it, unless wide),
+            # each side too wide for a line wrapped at its top-level + and -
+            last = len(sides) - 1 if len(sides) > 1 and indent + widths[-1] <= WRAP_WIDTH else None
+            lines = []
+            for index, side in enumerate(sides):
+                if index == last:
+                    lines[-1] += f" = {side}"
+                    continue
+                first, *rest = _wrapped(side, max(WRAP_WIDTH - indent, MIN_WRAP))
+                lead = f"{row.lhs.tex} &{rel} " if index == 0 else "&= "
+                lines += [lead + first, *(f"&\\quad {{}}{piece}" for piece in rest)]
         else:
             lines = [f"{row.lhs.tex} &{rel} {' = '.join(sides)}".rstrip()]
         extra = []
@@ -216,6 +250,129 @@ def _aligned(rows: tuple[Equation, ...]) -> str:
         "\\begin{align*}\n" + " \\\\\n".join(chunk) + "\n\\end{align*}" for chunk in chunks if chunk
     ]
     return "\n\n".join(["\n".join(aligns), *long_notes])
+
+
+def _wrapped(tex: str, width: float) -> list[str]:
+    """``tex`` in lines of about ``width`` plain characters, broken only before a top-level
+    ``+`` or ``-`` (a term longer than a line gets a line of its own)."""
+    lines: list[list[str]] = [[]]
+    used = 0
+    for term in split_terms(tex):
+        size = _tex_width(term) + 1
+        if lines[-1] and used + size > width:
+            lines.append([])
+            used = 0
+        lines[-1].append(term)
+        used += size
+    return [" ".join(line) for line in lines]
+
+
+def split_terms(tex: str) -> list[str]:
+    """The terms of a sum written in TeX, each after the first starting with its ``+ ``/``- ``.
+
+    Only a `` + `` or `` - `` outside every group counts: not inside ``{…}``, ``(…)``,
+    ``[…]`` (``\\left(…\\right)`` included) or ``\\begin…\\end``, so
+    ``a \\cdot \\left(b - c\\right) + d`` has the two terms ``a \\cdot \\left(b - c\\right)`` and
+    ``+ d``. A minus sign of a number (``-0.2``, no space after it) is no break. The terms joined
+    by spaces give ``tex`` back.
+    """
+    cuts = _top_level(tex, (" + ", " - "))
+    return [tex[a:b].strip(" ") for a, b in zip([0, *cuts], [*cuts, len(tex)], strict=True)]
+
+
+def _top_level(tex: str, tokens: tuple[str, ...]) -> list[int]:
+    """Where one of ``tokens`` starts outside every group of ``tex`` (see :func:`split_terms`),
+    never at the very start."""
+    found, depth, i = [], 0, 0
+    while i < len(tex):
+        if tex.startswith(("\\begin{", "\\end{"), i):
+            depth += 1 if tex.startswith("\\begin{", i) else -1
+            i = tex.find("}", i) + 1 or len(tex)
+            continue
+        char = tex[i]
+        if char == "\\":
+            i += 2  # an escaped character (\{, \%) or the first letter of a command
+            continue
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            depth -= 1
+        elif depth == 0 and i > 0 and tex.startswith(tokens, i):
+            found.append(i)
+        i += 1
+    return found
+
+
+#: Printed widths, in digits of the math font, of what is no one character wide.
+_COMMAND_WIDTHS = {"left": 0, "right": 0, ",": 0.3, ";": 0.4, "!": 0, " ": 0.5, "quad": 2}
+_FONT_COMMANDS = ("operatorname", "text", "mathrm", "mathbf", "mathcal", "mathit", "tilde", "hat")
+
+
+def _tex_width(tex: str, scale: float = 1.0) -> float:
+    """About how wide ``tex`` prints, in digits (a line of the page holds about 68): sub- and
+    superscripts are smaller, a fraction is as wide as its wider part, a matrix as its
+    columns."""
+    width, i = 0.0, 0
+    while i < len(tex):
+        char = tex[i]
+        if char == "\\":
+            name, i = _command(tex, i + 1)
+            if name == "frac":
+                top, i = _group(tex, i)
+                bottom, i = _group(tex, i)
+                width += max(_tex_width(top, scale), _tex_width(bottom, scale))
+            elif name == "begin":
+                environment, i = _group(tex, i)
+                close = tex.find(f"\\end{{{environment}}}", i)
+                close = len(tex) if close < 0 else close
+                width += _matrix_width(tex[i:close], scale)
+                i = close + len(f"\\end{{{environment}}}")
+            elif name in _FONT_COMMANDS:
+                argument, i = _group(tex, i)
+                width += _tex_width(argument, scale)
+            else:
+                width += _COMMAND_WIDTHS.get(name, 1) * scale
+        elif char in "_^":
+            script, i = _group(tex, i + 1)
+            width += _tex_width(script, scale * 0.7)
+        else:
+            i += 1
+            if char in "+=<>":
+                width += 1.8 * scale  # a relation or binary operator has space around it
+            elif char not in " {}":
+                width += scale
+    return width
+
+
+def _command(tex: str, i: int) -> tuple[str, int]:
+    """The name of the command whose backslash is just before ``i``, and where it ends."""
+    end = i
+    while end < len(tex) and tex[end].isalpha():
+        end += 1
+    return (tex[i:end], end) if end > i else (tex[i : i + 1], i + 1)
+
+
+def _group(tex: str, i: int) -> tuple[str, int]:
+    """The braced group (or single character) at ``i``, and where it ends."""
+    while i < len(tex) and tex[i] == " ":
+        i += 1
+    if i >= len(tex) or tex[i] != "{":
+        return tex[i : i + 1], i + 1
+    depth = 0
+    for end in range(i, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[end], 0) if tex[end - 1] != "\\" else 0
+        if depth == 0:
+            return tex[i + 1 : end], end + 1
+    return tex[i + 1 :], len(tex)
+
+
+def _matrix_width(body: str, scale: float) -> float:
+    rows = [row.split("&") for row in body.split("\\\\")]
+    columns = max(len(row) for row in rows)
+    cells = [
+        [_tex_width(row[c], scale) if c < len(row) else 0 for row in rows] for c in range(columns)
+    ]
+    return sum(max(column) + 2 * scale for column in cells) + 2 * scale  # gaps and parentheses
 
 
 # --------------------------------------------------------------------------- tables
