@@ -190,7 +190,9 @@ def test_derive_writes_the_new_optimizers_update():
     text = derive(model(), AveragedMomentum(0.05, momentum=0.8))
     assert "## Update: momentum as a running average" in text
     # Markdown spells TeX's punctuation commands by name (\, as \thinspace) for GitHub's sake
-    assert r"$v \leftarrow \mu v + (1 - \mu)\thinspace g$ — a running average of the gradients" in text
+    assert (
+        r"$v \leftarrow \mu v + (1 - \mu)\thinspace g$ — a running average of the gradients" in text
+    )
     assert r"Hyperparameters: $\eta = 0.05, \mu = 0.8$." in text
 
 

@@ -49,7 +49,6 @@ from chainrule.app.run import PreparedData, model_metadata, prepare_data
 from chainrule.data.load import Dataset
 from chainrule.data.tabular import Table, parse_csv
 from chainrule.data.toy import TOY_DATASETS, get_toy
-from chainrule.nn.kernels import kernel_threads
 from chainrule.nn.layers import ACTIVATIONS
 from chainrule.nn.model import Sequential, save_model
 from chainrule.nn.optim import OPTIMIZERS
@@ -393,17 +392,17 @@ class Session:
             )
         started = time.perf_counter()
         made = 0
-        with one_core(self.trainer):
-            while made < steps and (made == 0 or time.perf_counter() - started < seconds):
-                xb, yb = self._next_batch()
-                try:
-                    self.trainer.step(xb, yb)
-                except TrainingDiverged as error:
-                    self.diverged = str(error).split(" What usually helps")[0]
-                    break
-                made += 1
-                self.steps += 1
-            self._record()
+        # (the compiled optimizer kernels run on one thread, chainrule.nn.kernels)
+        while made < steps and (made == 0 or time.perf_counter() - started < seconds):
+            xb, yb = self._next_batch()
+            try:
+                self.trainer.step(xb, yb)
+            except TrainingDiverged as error:
+                self.diverged = str(error).split(" What usually helps")[0]
+                break
+            made += 1
+            self.steps += 1
+        self._record()
         return made
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
@@ -540,18 +539,6 @@ class Session:
 
 #: The latest values of these curves come with every snapshot.
 CURVE_KEYS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy")
-
-
-@contextlib.contextmanager
-def one_core(trainer: Trainer) -> Iterator[None]:
-    """Steps with the compiled kernels (the optimizer's update) on one thread, as
-    ``Trainer.fit`` runs them with ``threads=1``. A page's net is small, and the cores are
-    shared with the other pages and the digit page: a parallel update of a few hundred
-    weights waits for threads that other work holds (measured: 15 ms a step on a loaded
-    2-core machine, 0.3 ms on one thread). BLAS is left as it is: its matrices here are
-    too small to be split, and capping it costs a scan of the loaded libraries each time."""
-    with kernel_threads(1):
-        yield
 
 
 def _network(recipe: Recipe, num_classes: int) -> tuple[Sequential, Trainer]:

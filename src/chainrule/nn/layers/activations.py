@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn import kernels
 from chainrule.nn.formulas import (
     ActivationMath,
     Notation,
@@ -125,6 +126,8 @@ class ReLU(Activation):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self._check_forward_ran(self._cache)
         a = self._cache
+        if kernels.enabled() and kernels.fits(a, dout):  # the two passes below in one
+            return kernels.relu_backward(a, dout)
         delta = np.empty_like(dout)
         np.greater(a, 0, out=delta)  # the mask as 0.0/1.0, then δ = dout ⊙ mask in place:
         delta *= dout  # ~20% faster than multiplying by a boolean array
@@ -353,9 +356,11 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax; subtracting the row max leaves it unchanged and avoids overflow."""
-    e = z - np.max(z, axis=-1, keepdims=True)
+    # (the array methods, not np.max/np.sum: the same reductions without their Python
+    # wrapper, a few µs a step at batch 32)
+    e = z - z.max(axis=-1, keepdims=True)
     np.exp(e, out=e)
-    e /= np.sum(e, axis=-1, keepdims=True)
+    e /= e.sum(axis=-1, keepdims=True)
     return e
 
 
