@@ -25,7 +25,9 @@ rounding; scikit-learn draws its own weights and order:
   DESIGN.md's "Performance": flat buffers, preallocated activations, in-place ufuncs).
 
 With ``--cnn``, the ``cnn-lenet`` network (without dropout) at batch 64 in chainrule, PyTorch
-and JAX (compiled epoch, ``lax.conv_general_dilated``).
+and JAX (compiled epoch, ``lax.conv_general_dilated``), each when its framework is in
+``--frameworks`` (``--frameworks chainrule,pytorch --cnn`` leaves out JAX's CNN, minutes an
+epoch on 2 cores).
 
 The floor: no implementation's epoch can be faster than its matrix products at the best
 single-precision matrix-multiply rate NumPy reaches on this machine (forward 2·N·Σ
@@ -676,6 +678,19 @@ def comparison_lines(results: dict, batches: list[int]) -> list[str]:
     return lines
 
 
+#: The CNN worker of each framework that has one (batch 64).
+CNN_WORKERS = {"chainrule": "chainrule-cnn", "pytorch": "pytorch-cnn", "jax-epoch": "jax-cnn"}
+
+
+def benchmark_jobs(batches: list[int], frameworks: list[str], cnn: bool) -> list[tuple[int, str]]:
+    """(batch, worker) in the order they run: every framework at every MLP batch size, then,
+    with ``cnn``, the CNN worker of each framework asked for that has one."""
+    jobs = [(batch, worker) for batch in batches for worker in frameworks]
+    if cnn:
+        jobs += [(64, CNN_WORKERS[name]) for name in CNN_WORKERS if name in frameworks]
+    return jobs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir")
@@ -716,9 +731,7 @@ def main() -> None:
               f"{floor['optimizer_seconds']:.3f} s = {floor['seconds']:.3f} s/epoch")  # fmt: skip
     print()
     results = {}
-    jobs = [(batch, worker) for batch in batches for worker in frameworks]
-    if args.cnn:
-        jobs += [(64, worker) for worker in ("chainrule-cnn", "pytorch-cnn", "jax-cnn")]
+    jobs = benchmark_jobs(batches, frameworks, args.cnn)
     for batch, worker in jobs:
         if not available(worker):
             print(f"batch {batch:>3}  {worker:<21} not installed, skipped")

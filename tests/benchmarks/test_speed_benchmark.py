@@ -158,3 +158,11 @@ def test_jaxs_compiled_epoch_takes_every_batch_the_last_short_one_included(speed
     assert float(compiled[3]) == float(looped[3]) == 3  # steps of 32, 32 and 6 examples
     for name in params:
         np.testing.assert_allclose(compiled[0][name], looped[0][name], atol=1e-6)
+
+
+def test_the_cnn_runs_for_each_framework_asked_for(speed):
+    jobs = speed.benchmark_jobs([32], ["chainrule", "pytorch"], cnn=True)
+    assert jobs == [(32, "chainrule"), (32, "pytorch"), (64, "chainrule-cnn"), (64, "pytorch-cnn")]
+    everything = speed.benchmark_jobs([32, 128], ["chainrule", "jax-epoch"], cnn=True)
+    assert (64, "jax-cnn") in everything and len(everything) == 6
+    assert speed.benchmark_jobs([128], ["chainrule"], cnn=False) == [(128, "chainrule")]
