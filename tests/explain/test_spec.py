@@ -316,6 +316,11 @@ def test_bad_image_and_layer_order():
     raw["layers"][1] = {"type": "max_pool2d", "size": 2}
     with pytest.raises(SpecError, match="layer 2: unknown key 'size'; valid keys: type, pool_size"):
         parse_spec(raw)
+    raw["layers"][1] = {"type": "max_pool2d", "pool_size": 2}
+    raw["update"] = {"freeze": ["W2"]}  # layer 2 is a pooling layer: no W2
+    with pytest.raises(SpecError, match="update.freeze: unknown tensor 'W2'; this network has W1"):
+        parse_spec(raw)
+    del raw["update"]
     raw["layers"][1] = 1  # a bare number where a layer's mapping belongs
     with pytest.raises(SpecError, match="layer 2: a layer is a mapping of its keys, not 1"):
         parse_spec(raw)

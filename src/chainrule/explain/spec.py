@@ -349,6 +349,19 @@ class _SpecKeys(Strict):
     def _textbook_only(cls, value: Any) -> Any:
         return _textbook_layout(value)
 
+    def parameter_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _check_frozen_names(self) -> None:
+        """Every ``update.freeze`` entry names a tensor of this network."""
+        names = self.parameter_names()
+        unknown = [name for name in self.update.freeze if name not in names]
+        if unknown:
+            raise ValueError(
+                f"update.freeze: unknown tensor {', '.join(map(repr, unknown))}; this network "
+                f"has {', '.join(names)}"
+            )
+
 
 class ExplainSpec(_SpecKeys):
     """A validated worked-example spec; weights in the textbook layout (rows = outputs)."""
@@ -399,13 +412,7 @@ class ExplainSpec(_SpecKeys):
                 f"input has {len(self.input)} examples but target has {len(self.target)}"
             )
         self._loss_fits_output()
-        names = self.parameter_names()
-        unknown = [name for name in self.update.freeze if name not in names]
-        if unknown:
-            raise ValueError(
-                f"update.freeze: unknown tensor {', '.join(map(repr, unknown))}; this network "
-                f"has {', '.join(names)}"
-            )
+        self._check_frozen_names()
         return self
 
     def _loss_fits_output(self) -> None:
@@ -733,13 +740,7 @@ class ConvSpec(_SpecKeys):
                 f"{len(self.layers)}) has {shape[0]} outputs"
             )
         check_loss_fits_output(self.loss, last.activation_name, len(self.layers), self.target)
-        names = self.parameter_names()
-        unknown = [name for name in self.update.freeze if name not in names]
-        if unknown:
-            raise ValueError(
-                f"update.freeze: unknown tensor {', '.join(map(repr, unknown))}; this network "
-                f"has {', '.join(names)}"
-            )
+        self._check_frozen_names()
         return self
 
     def _dense_shape(self, number: int, layer: DenseLayerSpec, n_in: int) -> tuple[int]:
