@@ -155,3 +155,26 @@ def test_importing_chainrule_does_not_import_numba():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_warm_up_loads_every_kernel_for_both_dtypes_in_a_fresh_process():
+    code = (
+        "from chainrule.nn import kernels; kernels.warm_up(); "
+        "print(sorted(len(k.signatures) for k in kernels._kernels.values()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["[2,", "2]"]  # Adam's and ReLU's, float32 and float64
+
+
+def test_warm_up_does_nothing_with_the_kernels_off():
+    code = (
+        "import sys; from chainrule.nn import kernels; kernels.warm_up(); "
+        "print(len(kernels._kernels), 'numba' in sys.modules)"
+    )
+    env = {**os.environ, kernels.ENVIRONMENT_VARIABLE: "numpy"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["0", "False"]

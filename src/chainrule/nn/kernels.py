@@ -146,6 +146,19 @@ def _kernel(function: Callable[..., Any], parallel: bool = False) -> Callable[..
     return _kernels[name]
 
 
+def warm_up(dtypes: tuple[type, ...] = (np.float32, np.float64)) -> None:
+    """Load every kernel now for each of ``dtypes`` (from the disk cache, or compiled on a
+    first run: ~2 s), so that a server's first request does not pay for it; nothing to do
+    when the kernels are off. Training uses float32, explain and gradcheck float64."""
+    if not enabled():
+        return
+    for dtype in dtypes:
+        one = np.ones(1, dtype)
+        # alpha 0: the update leaves its (scratch) buffers' parameters as they are
+        adam_update(one.copy(), one.copy(), one.copy(), one.copy(), 0.9, 0.999, 0.0, 1e-8)
+        _kernel(_relu_backward_kernel)(one, one, np.empty_like(one), dtype(1), dtype(0))
+
+
 # -- Adam ------------------------------------------------------------------------------------
 def _adam_kernel(params, grads, big_m, big_v, beta1, beta2, alpha, epsilon):
     # Adam._update's ten passes entry by entry, in their order: one pass over four buffers.

@@ -51,6 +51,7 @@ from starlette.staticfiles import StaticFiles
 
 from chainrule.app.predict import MODEL_FILE, Predictor, resolve_model_path
 from chainrule.data.images import STEP_TITLES, ImageError, decode_image, to_mnist
+from chainrule.nn import kernels
 from chainrule.serve import playground as playground_page
 from chainrule.serve import stepthrough
 from chainrule.serve.limits import EXCEPTION_HANDLERS, BodyLimit, RequestError, read_body
@@ -131,6 +132,13 @@ def load_models(model_paths: Sequence[str | Path]) -> list[ServedModel]:
     return models
 
 
+def _warm_up_kernels() -> None:
+    try:
+        kernels.warm_up()
+    except Exception:  # a bug, shown in the log; the pages still work (only slower at first)
+        logger.exception("loading the compiled kernels failed")
+
+
 def create_app(model_paths: Sequence[str | Path] = ()) -> Starlette:
     """The Starlette app serving ``model_paths`` (model files or run directories; none: the
     digit page says how to give one, the other pages work as ever)."""
@@ -138,6 +146,9 @@ def create_app(model_paths: Sequence[str | Path] = ()) -> Starlette:
     by_key = {model.id: model for model in models} | {model.name: model for model in models}
 
     playground = playground_page.Playground()
+    # The first optimizer step of a process loads the compiled kernels (about 2 s): done now,
+    # in the background, so that the first Train or step-through answers as fast as the rest.
+    threading.Thread(target=_warm_up_kernels, name="kernels-warm-up", daemon=True).start()
     page_headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
 
     async def index(request: Request) -> FileResponse:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import logging
 import math
 import secrets
 import tempfile
@@ -55,8 +54,6 @@ from chainrule.nn.optim import OPTIMIZERS
 from chainrule.serve.limits import RequestError, read_body, read_json
 from chainrule.training.trainer import Trainer, TrainingDiverged, float_warnings_off
 from chainrule.utils.validation import check_integer, check_number
-
-logger = logging.getLogger(__name__)
 
 # -- bounds ------------------------------------------------------------------------------------
 MAX_POINTS = 2000
@@ -617,9 +614,6 @@ class Playground:
         self.sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._compute = threading.BoundedSemaphore(COMPUTE_SLOTS)
-        # The first step of a process loads the compiled kernels (about 2 s): done now, in
-        # the background, so that the first page's first Train answers as fast as the rest.
-        threading.Thread(target=_warm_up, name="playground-warm-up", daemon=True).start()
 
     @staticmethod
     def options() -> dict[str, Any]:
@@ -727,13 +721,6 @@ class Playground:
         """A compute slot, waited for at most ``WAIT_SECONDS`` (then a 503)."""
         busy = "the server is busy training other pages' networks; try again in a moment"
         return _waiting(self._compute, 503, busy)
-
-
-def _warm_up() -> None:
-    try:
-        Session.create("warm-up", Settings.parse({"hidden": [2]})).train(2)
-    except Exception:  # a bug, shown in the log; the pages still work (only slower at first)
-        logger.exception("the playground's warm-up failed")
 
 
 @contextlib.contextmanager
