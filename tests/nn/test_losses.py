@@ -274,6 +274,26 @@ def test_fused_values_equal_unfused_values_for_moderate_logits():
     assert fused_bce == pytest.approx(BinaryCrossEntropy().value(sigmoid_by_hand(z), y), rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("loss", "activate", "target"),
+    [
+        (CategoricalCrossEntropy(from_logits=True), softmax_by_hand, np.array([2, 0, 1, 3, 1])),
+        (CategoricalCrossEntropy(from_logits=True), softmax_by_hand, np.eye(4)[[0, 3, 1, 1, 2]]),
+        (BinaryCrossEntropy(from_logits=True), sigmoid_by_hand, np.eye(4)[[0, 3, 1, 1, 2]]),
+    ],
+    ids=["cce-labels", "cce-one-hot", "bce"],
+)
+def test_value_and_gradient_together_are_the_two_calls(loss, activate, target):
+    """A training step asks for both at once (the target checked once): the same numbers."""
+    z = np.random.default_rng(9).normal(0, 3, size=(5, 4))
+    a = activate(z)
+    value, gradient = loss.value_and_gradient_from_activation(a, z, target)
+    assert value == loss.value_from_activation(a, z, target)
+    np.testing.assert_array_equal(gradient, loss.gradient_from_activation(a, target))
+    with pytest.raises(ValueError, match="shape"):
+        loss.value_and_gradient_from_activation(a, z, np.zeros((5, 3)))
+
+
 # -- numerical stability -------------------------------------------------------------------
 
 

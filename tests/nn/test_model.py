@@ -68,6 +68,31 @@ def test_softmax_and_cross_entropy_are_fused(rng):
     assert fused.compute_loss(out, y).data == pytest.approx(unfused.compute_loss(out, y).data)
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("target", ["labels", "one-hot"])
+def test_loss_and_backward_equals_compute_loss_then_backward_to_the_bit(rng, fuse, target):
+    x, y = rng.normal(size=(6, 4)).astype(np.float32), np.array([0, 1, 2, 1, 0, 2])
+    if target == "one-hot":
+        y = np.eye(3, dtype=np.float32)[y]
+    separate, together = (mlp([4, 5, 3], l2=0.1, fuse_loss=fuse) for _ in range(2))
+    output = separate.forward(x, training=True)
+    expected = separate.compute_loss(output, y)
+    separate.backward(y)
+    together.forward(x, training=True)
+    loss = together.loss_and_backward(y)
+    assert (loss.data, loss.l2) == (expected.data, expected.l2)
+    np.testing.assert_array_equal(together.params.grad_data, separate.params.grad_data)
+
+
+def test_loss_and_backward_checks_labels_and_needs_a_forward(rng):
+    model = mlp([4, 3])
+    with pytest.raises(RuntimeError, match=r"loss_and_backward\(y\) needs a forward"):
+        model.loss_and_backward(np.array([0, 1]))
+    model.forward(rng.normal(size=(2, 4)), training=True)
+    with pytest.raises(ValueError, match="label 3 is outside the class range 0..2"):
+        model.loss_and_backward(np.array([0, 3]))
+
+
 def test_backward_overwrites_instead_of_accumulating(rng):
     model = mlp([4, 3, 2], dtype="float64")
     x, y = rng.normal(size=(3, 4)), np.array([0, 1, 1])

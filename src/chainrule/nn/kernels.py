@@ -25,19 +25,31 @@ takes ~0.6 s, which a CLI command that trains nothing should not pay). ``CHAINRU
 numpy`` in the environment, or ``use_kernels(False)``, forces the NumPy path with Numba
 installed (to compare the two, or to rule the kernels out).
 
-===================  =========================================  ===========================
-kernel               replaces                                   measured (2-core machine)
-===================  =========================================  ===========================
-``adam_update``      Adam's (and AdamW's) ten whole-buffer      180 µs -> 42 µs a step for
-                     ufuncs, one pass over θ, g, M, V           109,386 parameters, 1 thread
-``relu_backward``    the mask and the product, two passes       0.81 -> 0.49 ms for 1 M values
-                                                                (from 8,192 values on)
-===================  =========================================  ===========================
+========================  ======================================  ==========================
+kernel                    replaces                                measured (one thread)
+========================  ======================================  ==========================
+``adam_update``           Adam's (and AdamW's) ten whole-buffer   180 µs -> 42 µs a step,
+                          ufuncs: one pass over θ, g, M, V        109,386 parameters
+``flush_subnormals``      the optimizers' flush of subnormal      430 µs -> 18 µs a buffer
+                          state every 16 steps: two passes and    of 109,386
+                          a masked write
+``relu_backward``         the mask and the product, two passes    0.81 -> 0.49 ms for 1 M
+                                                                  values (from 8,192 on)
+``max_pool_2x2``          MaxPool2D's forward for 2x2 windows     1.2-1.6 -> 0.7-0.9 ms,
+                          moved by 2: a copy of every window      cnn-lenet's first pooling
+                          and twelve passes                       of 32 images
+``max_pool_2x2_backward`` its backward: four masked products      1.2-1.3 -> 0.47 ms, same
+``col2im``                Conv2D's col2im: a zeroed buffer, one   2.7 -> 2.3 ms for the whole
+                          strided add per kernel offset, a crop   input gradient of
+                          and a transpose                         cnn-lenet's second conv
+========================  ======================================  ==========================
 
-Tried and left out, because they lost to NumPy: a max-pooling forward (NumPy's four passes
-over contiguous window planes vectorise; the kernel's strided window reads did not: 12 ms
-against 8 ms for cnn-lenet's first pooling at batch 64) and its backward (no faster). A plain
-loop for Adam, without ``prange``, does not vectorise either (the buffers might alias): 250 µs.
+A pooling kernel runs the loop over a row's windows as selects rather than branches, and the
+backward walks along the rows of dx: both vectorise, where a loop with branches over windows
+read in strides lost to NumPy (12 ms against 8 ms for the first pooling at batch 64, an
+earlier try). A plain loop for Adam, without ``prange``, does not vectorise (the buffers
+might alias): 250 µs. Softmax and the cross-entropy stay in NumPy: their exp and log are
+NumPy's own SIMD functions, which a compiled kernel would not reproduce to the last bit.
 """
 
 from __future__ import annotations
@@ -157,6 +169,11 @@ def warm_up(dtypes: tuple[type, ...] = (np.float32, np.float64)) -> None:
         # alpha 0: the update leaves its (scratch) buffers' parameters as they are
         adam_update(one.copy(), one.copy(), one.copy(), one.copy(), 0.9, 0.999, 0.0, 1e-8)
         _kernel(_relu_backward_kernel)(one, one, np.empty_like(one), dtype(1), dtype(0))
+        flush_subnormals(one.copy())
+        image = np.ones((1, 1, 2, 2), dtype)
+        a, argmax = max_pool_2x2(image)
+        max_pool_2x2_backward(a, argmax, image)
+        col2im(np.ones((1, 1, 1, 1, 1, 1), dtype), (1, 1, 1, 1), (0, 0), (1, 1))
 
 
 # -- Adam ------------------------------------------------------------------------------------
@@ -192,6 +209,128 @@ def adam_update(
     kernel = _kernel(_adam_kernel, parallel=True)
     _one_thread()
     kernel(params, grads, big_m, big_v, real(beta1), real(beta2), real(alpha), real(epsilon))
+
+
+# -- the optimizers' subnormal flush ----------------------------------------------------------
+def _flush_kernel(state, tiny, zero):
+    # Optimizer._flush_subnormals, entry by entry: |s| < tiny -> +0 (NaN compares false: kept).
+    for i in prange(state.shape[0]):
+        if abs(state[i]) < tiny:
+            state[i] = zero
+
+
+def flush_subnormals(state: np.ndarray) -> None:
+    """Set the entries of the flat buffer ``state`` below the dtype's smallest normal number
+    in magnitude to +0, in place, in one pass (``Optimizer._flush_subnormals``' mask and
+    write). Like Adam's kernel it is compiled with ``prange`` and runs on one thread."""
+    real = state.dtype.type
+    kernel = _kernel(_flush_kernel, parallel=True)
+    _one_thread()
+    kernel(state, real(np.finfo(state.dtype).tiny), real(0))
+
+
+# -- max pooling, 2x2 windows moved by 2 ---------------------------------------------------------
+def _max_pool_2x2_kernel(x, a, argmax):
+    # MaxPool2D.forward's passes for a 2x2 window, entry by entry, in row-major order:
+    # best = np.maximum(best, v), which gives v when v >= best (on a tie too, so +0 vs -0
+    # comes out as NumPy's), or when v is NaN, and keeps a NaN best; a v strictly greater
+    # moves the argmax. Written as selects, not branches, so that the loop over j vectorises.
+    batch, channels, out_height, out_width = a.shape
+    for n in range(batch):
+        for c in range(channels):
+            for i in range(out_height):
+                top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
+                out, index = a[n, c, i], argmax[n, c, i]
+                for j in range(out_width):
+                    best = top[2 * j]
+                    k = np.int8(0)
+                    v = top[2 * j + 1]
+                    k = np.int8(1) if v > best else k
+                    best = v if ((v >= best) | (v != v)) & (best == best) else best
+                    v = bottom[2 * j]
+                    k = np.int8(2) if v > best else k
+                    best = v if ((v >= best) | (v != v)) & (best == best) else best
+                    v = bottom[2 * j + 1]
+                    k = np.int8(3) if v > best else k
+                    best = v if ((v >= best) | (v != v)) & (best == best) else best
+                    out[j] = best
+                    index[j] = k
+
+
+def _max_pool_2x2_backward_kernel(dout, argmax, dx, one, zero):
+    # MaxPool2D.backward's routing for a 2x2 window moved by 2: each offset gets dout times
+    # its mask [argmax == offset] as 1.0 or 0.0 (so 0·inf and 0·NaN are NaN there too).
+    # The loop runs along dx's rows (column jj of window j = jj // 2), so that its stores are
+    # contiguous and vectorise: 3x faster than a loop over windows writing pairs.
+    batch, channels, out_height, out_width = dout.shape
+    for n in range(batch):
+        for c in range(channels):
+            for i in range(out_height):
+                d, index = dout[n, c, i], argmax[n, c, i]
+                top, bottom = dx[n, c, 2 * i], dx[n, c, 2 * i + 1]
+                for jj in range(2 * out_width):
+                    j, q = jj >> 1, jj & 1
+                    k, g = index[j], d[j]
+                    top[jj] = g * (one if k == q else zero)
+                    bottom[jj] = g * (one if k == 2 + q else zero)
+
+
+def pool_fits(array: np.ndarray) -> bool:
+    """Whether a pooling kernel takes ``array``: a C-contiguous floating (N, C, H, W) batch."""
+    return array.ndim == 4 and array.dtype.kind == "f" and array.flags.c_contiguous
+
+
+def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``MaxPool2D``'s forward for 2x2 windows moved by 2, in one pass over ``x`` (N, C, H, W):
+    (the maxima (N, C, H // 2, W // 2), each window's argmax offset 2p + q as int8), ties
+    to the first maximum in row-major order and NaN propagated, as the reference does."""
+    shape = (*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2)
+    a, argmax = np.empty(shape, x.dtype), np.empty(shape, np.int8)
+    _kernel(_max_pool_2x2_kernel)(x, a, argmax)
+    return a, argmax
+
+
+def max_pool_2x2_backward(dout: np.ndarray, argmax: np.ndarray, dx: np.ndarray) -> None:
+    """``MaxPool2D``'s backward for 2x2 windows moved by 2: writes every position of ``dx``
+    that a window covers (rows and columns none covers are left as they are)."""
+    real = dout.dtype.type
+    _kernel(_max_pool_2x2_backward_kernel)(dout, argmax, dx, real(1), real(0))
+
+
+# -- col2im ----------------------------------------------------------------------------------
+def _col2im_kernel(dcols, dx, top, left, stride_h, stride_w):
+    # Conv2D._input_gradient's col2im, entry by entry: each input position sums the columns
+    # of the receptive fields that hold it, in the reference's order (kernel offsets p, then
+    # q, from +0), for all images at once; then it is written to dx (N, C, H, W), which
+    # leaves out the reference's padded buffer, its crop and its final transpose.
+    channels, kh, kw, out_height, out_width, batch = dcols.shape
+    height, width = dx.shape[2], dx.shape[3]
+    total = np.empty(batch, dcols.dtype)
+    for c in range(channels):
+        for y in range(height):
+            for x in range(width):
+                total[:] = 0
+                for p in range(kh):
+                    row = y + top - p  # = stride_h * i for the output row i reading it
+                    if row < 0 or row % stride_h != 0 or row // stride_h >= out_height:
+                        continue
+                    for q in range(kw):
+                        col = x + left - q
+                        if col < 0 or col % stride_w != 0 or col // stride_w >= out_width:
+                            continue
+                        total += dcols[c, p, q, row // stride_h, col // stride_w]
+                dx[:, c, y, x] = total
+
+
+def col2im(
+    dcols: np.ndarray, input_shape: tuple[int, ...], pads: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """``Conv2D``'s col2im in one pass: dx (N, C, H, W) from the columns ``dcols`` laid out
+    (C, kh, kw, Ho, Wo, N), for an input of ``input_shape`` (N, C, H, W) padded by ``pads``
+    (top, left) before the convolution of ``stride``."""
+    dx = np.empty(input_shape, dcols.dtype)
+    _kernel(_col2im_kernel)(dcols, dx, pads[0], pads[1], stride[0], stride[1])
+    return dx
 
 
 # -- ReLU --------------------------------------------------------------------------------------

@@ -78,6 +78,20 @@ class Loss:
         """For a from-logits loss: the value, given both a = f(z) and the logits z."""
         return self.value(logits, target)
 
+    def value_and_gradient_from_activation(
+        self, a: np.ndarray, logits: np.ndarray, target: Any
+    ) -> tuple[float, np.ndarray]:
+        """``value_from_activation`` and ``gradient_from_activation`` together, as a training
+        step needs them, with the target checked once (the same numbers as the two calls)."""
+        y = self.prepare_target(target, a)
+        return self._value_of_prepared(a, logits, y), self._gradient_of_prepared(a, y)
+
+    def _value_of_prepared(self, a: np.ndarray, logits: np.ndarray, y: np.ndarray) -> float:
+        return self.value_from_activation(a, logits, y)
+
+    def _gradient_of_prepared(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self.gradient_from_activation(a, y)
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.type_name}
 
@@ -245,7 +259,9 @@ class BinaryCrossEntropy(Loss):
 
     def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
         """dL/dz = (a - y)/(m k) given a = σ(z), already computed by the output layer."""
-        y = self.prepare_target(target, a)
+        return self._gradient_of_prepared(a, self.prepare_target(target, a))
+
+    def _gradient_of_prepared(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         delta = a - y
         delta /= a.size
         return delta
@@ -386,7 +402,9 @@ class CategoricalCrossEntropy(Loss):
         second log-sum-exp over the logits; where some a_y is below 1e-30 (a confident
         mistake) the value comes from the logits, where it stays exact for any logit size.
         """
-        y = self.prepare_target(target, a)
+        return self._value_of_prepared(a, logits, self.prepare_target(target, a))
+
+    def _value_of_prepared(self, a: np.ndarray, logits: np.ndarray, y: np.ndarray) -> float:
         if y.ndim == 1:
             picked = a[np.arange(a.shape[0]), y]
             if picked.size and picked.min() > 1e-30:
@@ -395,7 +413,9 @@ class CategoricalCrossEntropy(Loss):
 
     def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
         """dL/dz = (a - y)/m given a = softmax(z), already computed by the output layer."""
-        y = self.prepare_target(target, a)
+        return self._gradient_of_prepared(a, self.prepare_target(target, a))
+
+    def _gradient_of_prepared(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         m = a.shape[0]
         delta = a.copy()
         if y.ndim == 1:

@@ -302,6 +302,23 @@ class Sequential:
             data = loss.value(output, y)
         return LossBreakdown(data, self.l2.value(self._regularized()))
 
+    def loss_and_backward(self, y: Any) -> LossBreakdown:
+        """``compute_loss`` of the last ``forward`` against ``y``, then ``backward(y)``: what a
+        training step does, in one call that checks ``y`` once and, with a fused output
+        activation, reads the loss and δ off its output together (the same numbers)."""
+        self._require_loss()
+        if self._cached_output is None:
+            raise RuntimeError("loss_and_backward(y) needs a forward(x, training=True) first")
+        if self._fused_loss is None:
+            loss = self.compute_loss(self._cached_output, y)
+            self.backward(y)
+            return loss
+        data, delta = self._fused_loss.value_and_gradient_from_activation(
+            self._cached_output, self._logits, y
+        )
+        self.backward_from(delta, self.layers[:-1], input_grad=False)
+        return LossBreakdown(data, self.l2.value(self._regularized()))
+
     def loss_value(self, x: np.ndarray, y: Any) -> LossBreakdown:
         """Forward ``x`` in inference mode and return the loss against ``y``."""
         return self.compute_loss(self.forward(x), y)

@@ -232,15 +232,12 @@ def _forward_backward(
     (rows in chunk)/(rows in x), as above."""
     if x.shape[0] <= max_rows:
         output = model.forward_batch(x, training=True)
-        loss = model.compute_loss(output, y)
-        model.backward(y)
-        return output, loss
+        return output, model.loss_and_backward(y)
     outputs, data = [], 0.0
     total = np.zeros_like(model.params.grad_data)
     for chunk in split_rows(x.shape[0], -(-x.shape[0] // max_rows)):
         output = model.forward_batch(x[chunk], training=True)
-        loss = model.compute_loss(output, y[chunk])
-        model.backward(y[chunk])
+        loss = model.loss_and_backward(y[chunk])
         weight = (chunk.stop - chunk.start) / x.shape[0]
         data += weight * loss.data
         outputs.append(output)

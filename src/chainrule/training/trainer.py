@@ -482,8 +482,12 @@ class Trainer:
         if x.shape[0] == 0:
             raise ValueError(f"{which} data is empty")
         probe = self.model.predict_proba(x[:1])
-        self.model.loss.prepare_target(y, np.broadcast_to(probe, (y.shape[0], *probe.shape[1:])))
-        return x, y
+        target = self.model.loss.prepare_target(
+            y, np.broadcast_to(probe, (y.shape[0], *probe.shape[1:]))
+        )
+        # Class labels, checked, as the int64 array each step's loss works with: the steps
+        # then neither convert them (uint8 from an IDX file) nor copy them again.
+        return x, target if target.ndim == 1 and target.dtype == np.int64 else y
 
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self._hooks:
@@ -584,7 +588,8 @@ def iterate_batches(
     """Batches of (x, y) in a fresh random order per call (or in order without a generator),
     leaving out the first ``skip`` batches of that order.
 
-    In order, a batch is a view of ``x``; shuffled, it is gathered with ``np.take``.
+    In order, a batch is a view of ``x``; shuffled, its rows are gathered by indexing
+    (``x[index]``: whole rows copied at once, faster than ``np.take`` for a batch of 32).
     """
     batches = chunk_rows(x.shape[0], batch_size)[skip:]
     if order_rng is None:
@@ -594,7 +599,7 @@ def iterate_batches(
     order = order_rng.permutation(x.shape[0])
     for rows in batches:
         index = order[rows]
-        yield np.take(x, index, axis=0), np.take(y, index, axis=0)
+        yield x[index], y[index]
 
 
 def count_correct(output: np.ndarray, y: np.ndarray) -> int:

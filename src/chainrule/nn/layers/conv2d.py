@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.nn import kernels
 from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring
 from chainrule.nn.init import Initializer, get_initializer
 from chainrule.nn.layers.base import Layer
@@ -290,7 +291,9 @@ class Conv2D(Layer):
         # dŴ = Σ_n δ[n] @ X̂[n].T, computed transposed, dŴ.T = Σ_n X̂[n] @ δ[n].T: one
         # batched product (OpenBLAS runs this orientation faster), then the batch sum
         per_example = np.matmul(cols, delta.transpose(0, 2, 1))  # (N, K, O)
-        np.sum(per_example, axis=0, out=self.dW.reshape(out_channels, -1).T)
+        # summed into a fresh (K, O) array and then copied transposed: 5x faster than summing
+        # into dW's transposed view, which NumPy reduces in a strided order
+        self.dW.reshape(out_channels, -1)[...] = per_example.sum(axis=0).T
         if not self.needs_input_grad:
             return None
         return self._input_gradient(dout)
@@ -309,6 +312,8 @@ class Conv2D(Layer):
         delta_t = np.ascontiguousarray(dout.transpose(1, 2, 3, 0))  # δ as (O, Ho, Wo, N)
         dcols = self.W.reshape(out_channels, -1).T @ delta_t.reshape(out_channels, -1)
         dcols = dcols.reshape(channels, kh, kw, out_height, out_width, n)  # dX̂
+        if kernels.enabled():  # the adds below, the crop and the transpose in one pass
+            return kernels.col2im(dcols, (n, *self.input_shape), (top, left), (sh, sw))
         dxp = np.zeros((channels, height + top + bottom, width + left + right, n), dout.dtype)
         row_span, col_span = sh * (out_height - 1) + 1, sw * (out_width - 1) + 1
         for p in range(kh):  # col2im: one add per kernel offset, over all images at once

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.nn import kernels
 from chainrule.nn.formulas import LayerEquation, LayerMath, add_math_to_docstring
 from chainrule.nn.layers.base import Layer
 from chainrule.nn.layers.conv2d import _pair, pair_text, window_index
@@ -81,6 +82,11 @@ class _Pool2D(Layer):
         ) == (height, width)
 
     @property
+    def _two_by_two(self) -> bool:
+        """2x2 windows moved by 2, the common case, which has compiled kernels."""
+        return self.pool_size == self.stride == (2, 2)
+
+    @property
     def _windows_overlap(self) -> bool:
         return self.stride[0] < self.pool_size[0] or self.stride[1] < self.pool_size[1]
 
@@ -152,6 +158,9 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._check_input(x)
+        if self._two_by_two and kernels.enabled() and kernels.pool_fits(x):
+            a, self._argmax = kernels.max_pool_2x2(x)  # the passes below in one
+            return a
         # All window entries side by side, (ph·pw, N, C, Ho, Wo): one copy, so that the
         # comparisons below run over contiguous memory (several times faster than views).
         ph, pw = self.pool_size
@@ -182,6 +191,9 @@ class MaxPool2D(_Pool2D):
         shape = (dout.shape[0], *self.input_shape)
         # Windows that tile the input exactly write every position below: no need to zero it.
         dx = np.empty(shape, dout.dtype) if self._windows_tile else np.zeros(shape, dout.dtype)
+        if self._two_by_two and kernels.enabled() and kernels.pool_fits(dout):
+            kernels.max_pool_2x2_backward(dout, argmax, dx)  # the four products below in one
+            return dx
         targets = self._window_offsets(dx)
         for offset, target in enumerate(targets):
             routed = argmax == offset  # where this window offset held the max
