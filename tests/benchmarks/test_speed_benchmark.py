@@ -1,5 +1,7 @@
 """benchmarks/speed.py: which targets its measurements judge, and how."""
 
+import argparse
+
 import numpy as np
 import pytest
 
@@ -166,3 +168,21 @@ def test_the_cnn_runs_for_each_framework_asked_for(speed):
     everything = speed.benchmark_jobs([32, 128], ["chainrule", "jax-epoch"], cnn=True)
     assert (64, "jax-cnn") in everything and len(everything) == 6
     assert speed.benchmark_jobs([128], ["chainrule"], cnn=False) == [(128, "chainrule")]
+
+
+def test_rounds_keep_each_frameworks_fastest_round_and_list_them_all(speed):
+    first = {**measured(0.9, accuracy=0.84), "epoch_seconds": [1.2, 0.9, 0.9]}
+    slower = {**measured(1.3, accuracy=0.86), "epoch_seconds": [1.5, 1.3, 1.3]}
+    faster = {**measured(0.7, accuracy=0.85), "epoch_seconds": [1.0, 0.7, 0.7]}
+    kept = speed.keep_fastest(speed.keep_fastest(None, first), slower)
+    assert kept["seconds_per_epoch"] == 0.9 and kept["test_accuracy"] == 0.84
+    assert kept["rounds"] == [0.9, 1.3]
+    kept = speed.keep_fastest(kept, faster)
+    assert kept["seconds_per_epoch"] == 0.7 and kept["epoch_seconds"] == [1.0, 0.7, 0.7]
+    assert kept["rounds"] == [0.9, 1.3, 0.7]
+
+
+def test_rounds_must_be_a_positive_count(speed):
+    assert speed.positive_int("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match="must be 1 or more, got 0"):
+        speed.positive_int("0")
