@@ -404,26 +404,41 @@ class CategoricalCrossEntropy(Loss):
         """
         return self._value_of_prepared(a, logits, self.prepare_target(target, a))
 
-    def _value_of_prepared(self, a: np.ndarray, logits: np.ndarray, y: np.ndarray) -> float:
+    def _value_of_prepared(
+        self, a: np.ndarray, logits: np.ndarray, y: np.ndarray, picked: np.ndarray | None = None
+    ) -> float:
+        """``picked``: a_y, the output at each example's class, if already read."""
         if y.ndim == 1:
-            picked = a[np.arange(a.shape[0]), y]
+            picked = a[np.arange(a.shape[0]), y] if picked is None else picked
             if picked.size and picked.min() > 1e-30:
-                return float(-np.sum(np.log(picked)) / a.shape[0])
+                return float(-np.log(picked).sum() / a.shape[0])
         return self.value(logits, y)
 
     def gradient_from_activation(self, a: np.ndarray, target: Any) -> np.ndarray:
         """dL/dz = (a - y)/m given a = softmax(z), already computed by the output layer."""
         return self._gradient_of_prepared(a, self.prepare_target(target, a))
 
-    def _gradient_of_prepared(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _gradient_of_prepared(
+        self, a: np.ndarray, y: np.ndarray, picked: np.ndarray | None = None
+    ) -> np.ndarray:
         m = a.shape[0]
         delta = a.copy()
-        if y.ndim == 1:
-            delta[np.arange(m), y] -= 1
+        if y.ndim == 1:  # a - Y: 1 off each example's class
+            rows = np.arange(m)
+            delta[rows, y] = (a[rows, y] if picked is None else picked) - 1
         else:
             delta -= y
         delta /= m
         return delta
+
+    def value_and_gradient_from_activation(
+        self, a: np.ndarray, logits: np.ndarray, target: Any
+    ) -> tuple[float, np.ndarray]:
+        y = self.prepare_target(target, a)
+        picked = a[np.arange(a.shape[0]), y] if y.ndim == 1 else None  # read once, for both
+        return self._value_of_prepared(a, logits, y, picked), self._gradient_of_prepared(
+            a, y, picked
+        )
 
     def fused_with(self, layer: Layer) -> Loss | None:
         if not self.from_logits and isinstance(layer, Softmax):

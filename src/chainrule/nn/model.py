@@ -670,4 +670,4 @@ def classes_of(proba: np.ndarray) -> np.ndarray:
     """Predicted classes from network outputs: argmax, or output > 0.5 for one sigmoid unit."""
     if proba.ndim == 2 and proba.shape[1] == 1:
         return (proba[:, 0] > 0.5).astype(np.int64)
-    return np.argmax(proba, axis=1)
+    return proba.argmax(axis=1)
