@@ -152,6 +152,24 @@ def test_col2im_kernel_equals_the_strided_adds_to_the_last_bit(
     assert same_bits(*results)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("images", "kernel", "stride", "padding", "bias"),
+    [((3, 2, 7, 9), 3, 1, "same", True), ((2, 3, 9, 8), (2, 4), 1, "valid", False),
+     ((2, 2, 11, 10), 3, 2, 1, True)],  # stride 2: NumPy's copy either way
+)  # fmt: skip
+def test_im2col_kernel_equals_the_window_copy(dtype, images, kernel, stride, padding, bias, rng):
+    layer = Conv2D(4, kernel, stride=stride, padding=padding, use_bias=bias)
+    layer.build(images[1:], rng)
+    xp = layer._pad(awkward_images(rng, images, dtype))
+    results = []
+    for on in (True, False):
+        with kernels.use_kernels(on):
+            results.append(layer._im2col(xp))
+    assert same_bits(*results)
+    assert results[0].shape[1] == images[1] * np.prod(layer.kernel_size) + bias
+
+
 def test_relu_backward_takes_the_numpy_path_for_arrays_a_kernel_does_not_fit(rng):
     layer = ReLU()
     z = rng.standard_normal((300, 40)).astype(np.float32)
@@ -263,8 +281,8 @@ def test_warm_up_loads_every_kernel_for_both_dtypes_in_a_fresh_process():
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    # Adam's, ReLU's, the flush's, max pooling's two and col2im's; float32 and float64
-    assert result.stdout.split() == ["[2,", "2,", "2,", "2,", "2,", "2]"]
+    # Adam's, ReLU's, the flush's, max pooling's two, col2im's and im2col's; both dtypes
+    assert result.stdout.split() == ["[2,", "2,", "2,", "2,", "2,", "2,", "2]"]
 
 
 def test_warm_up_does_nothing_with_the_kernels_off():

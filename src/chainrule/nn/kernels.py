@@ -39,6 +39,8 @@ kernel                    replaces                                measured (one 
                           moved by 2: a copy of every window      cnn-lenet's first pooling
                           and twelve passes                       of 32 images
 ``max_pool_2x2_backward`` its backward: four masked products      1.2-1.3 -> 0.47 ms, same
+``im2col``                Conv2D's im2col for stride 1: NumPy's   0.85 -> 0.43 ms, cnn-lenet's
+                          copy of a strided view of windows       second conv, 32 images
 ``col2im``                Conv2D's col2im: a zeroed buffer, one   2.7 -> 2.3 ms for the whole
                           strided add per kernel offset, a crop   input gradient of
                           and a transpose                         cnn-lenet's second conv
@@ -47,8 +49,11 @@ kernel                    replaces                                measured (one 
 A pooling kernel runs the loop over a row's windows as selects rather than branches, and the
 backward walks along the rows of dx: both vectorise, where a loop with branches over windows
 read in strides lost to NumPy (12 ms against 8 ms for the first pooling at batch 64, an
-earlier try). A plain loop for Adam, without ``prange``, does not vectorise (the buffers
-might alias): 250 µs. Softmax and the cross-entropy stay in NumPy: their exp and log are
+earlier try). im2col is a kernel for stride 1 only: with the stride a run-time number its
+reads are a gather, and the kernel took 2.3 ms against NumPy's 1.2. A plain loop for Adam,
+without ``prange``, does not vectorise (the buffers might alias): 250 µs. Two threads for a
+kernel lost everywhere here (an MLP step at batch 32: no faster with a two-thread Adam, and
+far slower with OpenMP's threads left spinning). Softmax and the cross-entropy stay in NumPy: their exp and log are
 NumPy's own SIMD functions, which a compiled kernel would not reproduce to the last bit.
 """
 
@@ -174,6 +179,7 @@ def warm_up(dtypes: tuple[type, ...] = (np.float32, np.float64)) -> None:
         a, argmax = max_pool_2x2(image)
         max_pool_2x2_backward(a, argmax, image)
         col2im(np.ones((1, 1, 1, 1, 1, 1), dtype), (1, 1, 1, 1), (0, 0), (1, 1))
+        im2col(image, np.empty((1, 1, 4), dtype), (1, 1))
 
 
 # -- Adam ------------------------------------------------------------------------------------
@@ -297,7 +303,32 @@ def max_pool_2x2_backward(dout: np.ndarray, argmax: np.ndarray, dx: np.ndarray) 
     _kernel(_max_pool_2x2_backward_kernel)(dout, argmax, dx, real(1), real(0))
 
 
-# -- col2im ----------------------------------------------------------------------------------
+# -- im2col and col2im --------------------------------------------------------------------------
+def _im2col_kernel(xp, cols, kh, kw, out_height, out_width):
+    # Conv2D._im2col's copy for stride 1: row (c, p, q) of image n's columns holds
+    # xp[n, c, i + p, j + q] at column i·Wo + j, copied an output row (Wo numbers) at a time.
+    batch, channels = xp.shape[0], xp.shape[1]
+    for n in range(batch):
+        for c in range(channels):
+            for p in range(kh):
+                for q in range(kw):
+                    target = cols[n, (c * kh + p) * kw + q]
+                    for i in range(out_height):
+                        source = xp[n, c, i + p, q : q + out_width]
+                        row = target[i * out_width : (i + 1) * out_width]
+                        for j in range(out_width):
+                            row[j] = source[j]
+
+
+def im2col(xp: np.ndarray, cols: np.ndarray, kernel: tuple[int, int]) -> None:
+    """``Conv2D``'s im2col for stride 1: fills the first C·kh·kw rows of ``cols`` (N, rows,
+    Ho·Wo) with the receptive fields of the padded input ``xp`` (N, C, Hp, Wp), in one pass
+    (NumPy's copy of the strided window view runs over runs of Wo numbers: 2x slower)."""
+    kh, kw = kernel
+    out_height, out_width = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    _kernel(_im2col_kernel)(xp, cols, kh, kw, out_height, out_width)
+
+
 def _col2im_kernel(dcols, dx, top, left, stride_h, stride_w):
     # Conv2D._input_gradient's col2im, entry by entry: each input position sums the columns
     # of the receptive fields that hold it, in the reference's order (kernel offsets p, then

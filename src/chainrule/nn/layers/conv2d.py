@@ -344,13 +344,17 @@ class Conv2D(Layer):
         bias, one more row of ones (N, C·kh·kw + 1, Ho·Wo), the input the bias multiplies."""
         kh, kw = self.kernel_size
         sh, sw = self.stride
-        # windows[n, c, i, j, p, q] = xp[n, c, s·i + p, s·j + q], a view (no copy)
-        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        n, channels, out_height, out_width = windows.shape[:4]
+        n, channels = xp.shape[:2]
+        out_height, out_width = self.output_shape[1:]
         rows = channels * kh * kw
         cols = np.empty((n, rows + self.use_bias, out_height * out_width), xp.dtype)
-        fields = cols[:, :rows].reshape(n, channels, kh, kw, out_height, out_width)
-        fields[...] = windows.transpose(0, 1, 4, 5, 2, 3)
+        if self.stride == (1, 1) and kernels.enabled() and kernels.pool_fits(xp):
+            kernels.im2col(xp, cols, self.kernel_size)  # the copy below, one row at a time
+        else:
+            # windows[n, c, i, j, p, q] = xp[n, c, s·i + p, s·j + q], a view (no copy)
+            windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+            fields = cols[:, :rows].reshape(n, channels, kh, kw, out_height, out_width)
+            fields[...] = windows.transpose(0, 1, 4, 5, 2, 3)
         if self.use_bias:
             cols[:, rows] = 1
         return cols
