@@ -59,6 +59,15 @@ def test_the_cnn_must_be_faster_than_pytorch(speed):
     assert speed.speed_targets(faster, [], {})[0].met
 
 
+def test_the_cnns_accuracy_gap_is_judged_against_its_seeds_noise_when_measured(speed):
+    results = {"chainrule-cnn@64": measured(20.0, 0.905), "pytorch-cnn@64": measured(22.0, 0.899),
+               "chainrule-cnn-seeds@64": {"accuracies": [0.897, 0.901]}}  # fmt: skip
+    accuracy = speed.speed_targets(results, [], {})[1]
+    assert "2 sd of 3 seeds" in accuracy.name and accuracy.met
+    assert accuracy.bound == pytest.approx(2 * np.std([0.905, 0.897, 0.901], ddof=1))
+    assert not speed.speed_targets({**results, "chainrule-cnn-seeds@64": None}, [], {})[1].met
+
+
 def test_every_peer_that_ran_is_compared_cnn_included(speed):
     results = {
         "chainrule@32": measured(0.5, 0.86),
@@ -167,6 +176,8 @@ def test_the_cnn_runs_for_each_framework_asked_for(speed):
     assert jobs == [(32, "chainrule"), (32, "pytorch"), (64, "chainrule-cnn"), (64, "pytorch-cnn")]
     everything = speed.benchmark_jobs([32, 128], ["chainrule", "jax-epoch"], cnn=True)
     assert (64, "jax-cnn") in everything and len(everything) == 6
+    seeds = speed.benchmark_jobs([128], ["chainrule", "chainrule-seeds"], cnn=True)
+    assert seeds[-2:] == [(64, "chainrule-cnn"), (64, "chainrule-cnn-seeds")]
     assert speed.benchmark_jobs([128], ["chainrule"], cnn=False) == [(128, "chainrule")]
 
 
