@@ -31,7 +31,7 @@ With ``--cnn``, the ``cnn-lenet`` network (without dropout) at batch 64 in chain
 and JAX (compiled epoch, ``lax.conv_general_dilated``), each when its framework is in
 ``--frameworks`` (``--frameworks chainrule,chainrule-seeds,pytorch --cnn`` leaves out JAX's
 CNN, minutes an epoch on 2 cores; ``chainrule-seeds`` measures the CNN's run-to-run accuracy
-noise too, with two more seeds).
+noise too, with four more seeds).
 
 The floor: no implementation's epoch can be faster than its matrix products at the best
 single-precision matrix-multiply rate NumPy reaches on this machine (forward 2·N·Σ
@@ -69,7 +69,7 @@ from verdicts import Target, print_report
 SIZES = (784, 128, 64, 10)
 LEARNING_RATE = 1e-3
 NOISE_SEEDS = 4  # extra chainrule runs per batch size that measure run-to-run noise
-CNN_NOISE_SEEDS = 2  # the same for the CNN, whose epochs take 20 s
+CNN_NOISE_SEEDS = 4  # the same for the CNN (a minute or so a seed)
 
 
 # -- workers: each runs in its own process ------------------------------------------------------
