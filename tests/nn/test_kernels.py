@@ -170,6 +170,24 @@ def test_im2col_kernel_equals_the_window_copy(dtype, images, kernel, stride, pad
     assert results[0].shape[1] == images[1] * np.prod(layer.kernel_size) + bias
 
 
+def test_float16_arrays_take_the_numpy_path_instead_of_failing_in_numba(rng):
+    """The kernels are compiled for float32 and float64; a layer or optimizer used on float16
+    arrays computes with its NumPy reference, as it would without Numba."""
+    x = (rng.standard_normal((4, 3, 64, 64)) - 0.2).astype(np.float16)
+    results = []
+    for on in (True, False):
+        relu, pool = ReLU(), MaxPool2D(2)
+        pool.build(x.shape[1:], rng)
+        params = np.ones(20_000, np.float16)
+        with kernels.use_kernels(on):
+            a = pool.forward(relu.forward(x, training=True), training=True)
+            dx = relu.backward(pool.backward(np.ones_like(a)))
+            Adam(1e-2).step(params, np.full_like(params, 0.5))
+        results.append((a, dx, params))
+    assert all(same_bits(*pair) and pair[0].dtype == np.float16
+               for pair in zip(*results, strict=True))  # fmt: skip
+
+
 def test_relu_backward_takes_the_numpy_path_for_arrays_a_kernel_does_not_fit(rng):
     layer = ReLU()
     z = rng.standard_normal((300, 40)).astype(np.float32)

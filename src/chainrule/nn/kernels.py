@@ -112,13 +112,18 @@ def use_kernels(on: bool) -> Iterator[None]:
 MIN_SIZE = 8192
 
 
+#: The dtypes the kernels are compiled for (Numba has no float16 arithmetic): any other
+#: array takes the NumPy path.
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def fits(*arrays: np.ndarray) -> bool:
     """Whether ``arrays`` should go to an elementwise kernel together: at least ``MIN_SIZE``
-    entries, one shape, one floating dtype, C-contiguous (else: the NumPy path)."""
+    entries, one shape, float32 or float64 alike, C-contiguous (else: the NumPy path)."""
     first = arrays[0]
     return (
         first.size >= MIN_SIZE
-        and first.dtype.kind == "f"
+        and first.dtype in DTYPES
         and all(
             array.shape == first.shape and array.dtype == first.dtype and array.flags.c_contiguous
             for array in arrays
@@ -282,8 +287,9 @@ def _max_pool_2x2_backward_kernel(dout, argmax, dx, one, zero):
 
 
 def pool_fits(array: np.ndarray) -> bool:
-    """Whether a pooling kernel takes ``array``: a C-contiguous floating (N, C, H, W) batch."""
-    return array.ndim == 4 and array.dtype.kind == "f" and array.flags.c_contiguous
+    """Whether a pooling or im2col kernel takes ``array``: a C-contiguous float32 or float64
+    (N, C, H, W) batch."""
+    return array.ndim == 4 and array.dtype in DTYPES and array.flags.c_contiguous
 
 
 def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -320,7 +320,8 @@ class Conv2D(Layer):
         delta_t = np.ascontiguousarray(dout.transpose(1, 2, 3, 0))  # δ as (O, Ho, Wo, N)
         dcols = self.W.reshape(out_channels, -1).T @ delta_t.reshape(out_channels, -1)
         dcols = dcols.reshape(channels, kh, kw, out_height, out_width, n)  # dX̂
-        if kernels.enabled():  # the adds below, the crop and the transpose in one pass
+        if kernels.enabled() and dcols.dtype in kernels.DTYPES:  # the adds below, the crop
+            # and the transpose in one pass
             return kernels.col2im(dcols, (n, *self.input_shape), (top, left), (sh, sw))
         dxp = np.zeros((channels, height + top + bottom, width + left + right, n), dout.dtype)
         row_span, col_span = sh * (out_height - 1) + 1, sw * (out_width - 1) + 1
