@@ -25,26 +25,26 @@ takes ~0.6 s, which a CLI command that trains nothing should not pay). ``CHAINRU
 numpy`` in the environment, or ``use_kernels(False)``, forces the NumPy path with Numba
 installed (to compare the two, or to rule the kernels out).
 
-========================  ======================================  ==========================
-kernel                    replaces                                measured (one thread)
-========================  ======================================  ==========================
-``adam_update``           Adam's (and AdamW's) ten whole-buffer   180 µs -> 42 µs a step,
-                          ufuncs: one pass over θ, g, M, V        109,386 parameters
-``flush_subnormals``      the optimizers' flush of subnormal      430 µs -> 18 µs a buffer
-                          state every 16 steps: two passes and    of 109,386
-                          a masked write
-``relu_backward``         the mask and the product, two passes    0.81 -> 0.49 ms for 1 M
-                                                                  values (from 8,192 on)
-``max_pool_2x2``          MaxPool2D's forward for 2x2 windows     1.2-1.6 -> 0.7-0.9 ms,
-                          moved by 2: a copy of every window      cnn-lenet's first pooling
-                          and twelve passes                       of 32 images
-``max_pool_2x2_backward`` its backward: four masked products      1.2-1.3 -> 0.47 ms, same
-``im2col``                Conv2D's im2col for stride 1: NumPy's   0.85 -> 0.43 ms, cnn-lenet's
-                          copy of a strided view of windows       second conv, 32 images
-``col2im``                Conv2D's col2im: a zeroed buffer, one   2.7 -> 2.3 ms for the whole
-                          strided add per kernel offset, a crop   input gradient of
-                          and a transpose                         cnn-lenet's second conv
-========================  ======================================  ==========================
+=========================  ======================================  ==========================
+kernel                     replaces                                measured (one thread)
+=========================  ======================================  ==========================
+``adam_update``            Adam's (and AdamW's) ten whole-buffer   180 µs -> 42 µs a step,
+                           ufuncs: one pass over θ, g, M, V        109,386 parameters
+``flush_subnormals``       the optimizers' flush of subnormal      430 µs -> 18 µs a buffer
+                           state every 16 steps: two passes and    of 109,386
+                           a masked write
+``relu_backward``          the mask and the product, two passes    0.81 -> 0.49 ms for 1 M
+                                                                   values (from 8,192 on)
+``max_pool_2x2``           MaxPool2D's forward for 2x2 windows     1.2-1.6 -> 0.7-0.9 ms,
+                           moved by 2: a copy of every window      cnn-lenet's first pooling
+                           and twelve passes                       of 32 images
+``max_pool_2x2_backward``  its backward: four masked products      1.2-1.3 -> 0.47 ms, same
+``im2col``                 Conv2D's im2col for stride 1: NumPy's   0.85 -> 0.43 ms, cnn-lenet's
+                           copy of a strided view of windows       second conv, 32 images
+``col2im``                 Conv2D's col2im: a zeroed buffer, one   2.7 -> 2.3 ms for the whole
+                           strided add per kernel offset, a crop   input gradient of
+                           and a transpose                         cnn-lenet's second conv
+=========================  ======================================  ==========================
 
 A pooling kernel runs the loop over a row's windows as selects rather than branches, and the
 backward walks along the rows of dx: both vectorise, where a loop with branches over windows
