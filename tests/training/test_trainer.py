@@ -5,8 +5,11 @@ class k sits around 4·e_k), so every test trains in milliseconds and "learns" h
 meaning: near-perfect accuracy.
 """
 
+import json
 import math
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -471,3 +474,31 @@ def test_evaluating_an_overflowing_model_gives_a_non_finite_loss_without_a_warni
     loss, accuracy = trainer().evaluate(x, y)
     assert not math.isfinite(loss)
     assert 0 <= accuracy <= 1
+
+
+def test_the_compiled_kernels_load_before_the_first_epochs_clock_starts():
+    """A fresh process: by the first epoch's start every kernel is loaded for the model's
+    dtype, so that epoch's seconds count training, not Numba loading its cache."""
+    pytest.importorskip("numba", reason="the compiled kernels need Numba")
+    code = """
+import json
+import numpy as np
+from chainrule.nn import kernels
+from chainrule.nn.layers import Dense, Softmax
+from chainrule.nn.model import Sequential
+from chainrule.nn.optim import SGD
+from chainrule.training.callbacks import Callback
+from chainrule.training.trainer import Trainer
+
+class Look(Callback):
+    def on_epoch_begin(self, epoch, trainer):
+        print(json.dumps(sorted(len(kernel.signatures) for kernel in kernels._kernels.values())))
+
+model = Sequential([Dense(2), Softmax()], "categorical_crossentropy", input_shape=(3,))
+Trainer(model, SGD(0.1), epochs=1, progress=False, callbacks=[Look()]).fit(
+    np.ones((4, 3)), np.array([0, 1, 0, 1]))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == [1] * 7  # each kernel, for float32 (the model's)

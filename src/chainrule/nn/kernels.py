@@ -170,11 +170,12 @@ def _kernel(function: Callable[..., Any], parallel: bool = False) -> Callable[..
 
 def warm_up(dtypes: tuple[type, ...] = (np.float32, np.float64)) -> None:
     """Load every kernel now for each of ``dtypes`` (from the disk cache, or compiled on a
-    first run: ~2 s), so that a server's first request does not pay for it; nothing to do
-    when the kernels are off. Training uses float32, explain and gradcheck float64."""
+    first run: ~2 s), so that a server's first request, or a training run's first epoch,
+    does not pay for it; nothing to do when the kernels are off, and next to nothing once
+    they are loaded. Training uses float32, explain and gradcheck float64."""
     if not enabled():
         return
-    for dtype in dtypes:
+    for dtype in (np.dtype(dtype).type for dtype in dtypes):
         one = np.ones(1, dtype)
         # alpha 0: the update leaves its (scratch) buffers' parameters as they are
         adam_update(one.copy(), one.copy(), one.copy(), one.copy(), 0.9, 0.999, 0.0, 1e-8)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn import kernels
 from chainrule.nn.batching import chunk_rows
 from chainrule.nn.model import Sequential, classes_of
 from chainrule.nn.optim import Optimizer
@@ -182,6 +183,9 @@ class Trainer:
         self.augment_rng = np.random.default_rng([self.seed, 1])
         self.best_checkpoint.reset()
         self.thread_plan = plan_threads(self.model, batch_size, self.threads)
+        # The compiled kernels load (from the disk cache, ~0.5 s once a process) before the
+        # first epoch's clock starts, so that its seconds count training alone.
+        kernels.warm_up((self.model.dtype,))
         with (
             self.thread_plan.limits(),
             DataParallel(self.model, self.thread_plan.workers) as par,
