@@ -168,24 +168,43 @@ def _kernel(function: Callable[..., Any], parallel: bool = False) -> Callable[..
     return _kernels[name]
 
 
-def warm_up(dtypes: tuple[type, ...] = (np.float32, np.float64)) -> None:
-    """Load every kernel now for each of ``dtypes`` (from the disk cache, or compiled on a
-    first run: ~2 s), so that a server's first request, or a training run's first epoch,
-    does not pay for it; nothing to do when the kernels are off, and next to nothing once
-    they are loaded. Training uses float32, explain and gradcheck float64."""
+def warm_up(
+    dtypes: tuple[type, ...] = (np.float32, np.float64), names: tuple[str, ...] | None = None
+) -> None:
+    """Load the kernels ``names`` (default: every one) now for each of ``dtypes``, from the
+    disk cache or compiled on a first run (~0.5 s each), so that a server's first request,
+    or a training run's first epoch, does not pay for it; nothing to do when the kernels are
+    off, and next to nothing once they are loaded. Training uses float32, explain and
+    gradcheck float64. The first kernel of a process also pays Numba's own start, ~0.3 s."""
     if not enabled():
         return
     for dtype in (np.dtype(dtype).type for dtype in dtypes):
-        one = np.ones(1, dtype)
-        # alpha 0: the update leaves its (scratch) buffers' parameters as they are
-        adam_update(one.copy(), one.copy(), one.copy(), one.copy(), 0.9, 0.999, 0.0, 1e-8)
-        _kernel(_relu_backward_kernel)(one, one, np.empty_like(one), dtype(1), dtype(0))
-        flush_subnormals(one.copy())
-        image = np.ones((1, 1, 2, 2), dtype)
-        a, argmax = max_pool_2x2(image)
-        max_pool_2x2_backward(a, argmax, image)
-        col2im(np.ones((1, 1, 1, 1, 1, 1), dtype), (1, 1, 1, 1), (0, 0), (1, 1))
-        im2col(image, np.empty((1, 1, 4), dtype), (1, 1))
+        for name in KERNEL_NAMES if names is None else names:
+            _WARMERS[name](dtype)
+
+
+def _warm_pooling(dtype: type) -> None:
+    image = np.ones((1, 1, 2, 2), dtype)
+    a, argmax = max_pool_2x2(image)
+    max_pool_2x2_backward(a, argmax, image)
+
+
+# Each kernel called once on tiny arrays of a dtype (which compiles or loads it for that
+# dtype); Adam's with alpha 0, so that its scratch parameters stay as they are.
+_WARMERS: dict[str, Callable[[type], None]] = {
+    "adam_update": lambda dtype: adam_update(
+        *(np.ones(1, dtype) for _ in range(4)), 0.9, 0.999, 0.0, 1e-8
+    ),
+    "flush_subnormals": lambda dtype: flush_subnormals(np.ones(1, dtype)),
+    "relu_backward": lambda dtype: relu_backward(np.ones(1, dtype), np.ones(1, dtype)),
+    "max_pool_2x2": _warm_pooling,
+    "col2im": lambda dtype: col2im(np.ones((1,) * 6, dtype), (1, 1, 1, 1), (0, 0), (1, 1)),
+    "im2col": lambda dtype: im2col(
+        np.ones((1, 1, 2, 2), dtype), np.empty((1, 1, 4), dtype), (1, 1)
+    ),
+}
+#: The kernels by name, as ``warm_up`` takes them (``max_pool_2x2`` loads its backward too).
+KERNEL_NAMES = tuple(_WARMERS)
 
 
 # -- Adam ------------------------------------------------------------------------------------

@@ -83,6 +83,11 @@ class Optimizer:
         if self.iterations % self.FLUSH_EVERY == 0:
             self._flush_subnormals()
 
+    def kernels_used(self) -> tuple[str, ...]:
+        """The compiled kernels a step of this optimizer runs (``chainrule.nn.kernels``
+        names), which training loads before its first epoch: the flush of its state."""
+        return ("flush_subnormals",) if self.STATE else ()
+
     def _clip(self, grads: np.ndarray) -> None:
         """Rescale the whole gradient when its L2 norm exceeds ``clip_norm``, in place.
 
@@ -584,6 +589,9 @@ class Adam(Optimizer):
         super()._allocate(params)
         self.scaled_m = np.zeros_like(params)
         self.scaled_v = np.zeros_like(params)
+
+    def kernels_used(self) -> tuple[str, ...]:
+        return ("adam_update", *super().kernels_used())
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         self._decay_weights(params)

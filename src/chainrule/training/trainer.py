@@ -183,9 +183,10 @@ class Trainer:
         self.augment_rng = np.random.default_rng([self.seed, 1])
         self.best_checkpoint.reset()
         self.thread_plan = plan_threads(self.model, batch_size, self.threads)
-        # The compiled kernels load (from the disk cache, ~0.5 s once a process) before the
-        # first epoch's clock starts, so that its seconds count training alone.
-        kernels.warm_up((self.model.dtype,))
+        # The optimizer's compiled kernels load (from the disk cache, ~0.5 s once a process,
+        # Numba's start included) before the first epoch's clock starts, so that its seconds
+        # count training; a layer's kernel then loads in a few ms when it first runs.
+        kernels.warm_up((self.model.dtype,), self.optimizer.kernels_used())
         with (
             self.thread_plan.limits(),
             DataParallel(self.model, self.thread_plan.workers) as par,
