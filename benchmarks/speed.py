@@ -118,13 +118,17 @@ def work_chainrule(args, x, y, x_test, y_test, diagnostics: bool = False, seed: 
     return {"epoch_seconds": list(history["seconds"]), "test_accuracy": accuracy}
 
 
-def work_chainrule_seeds(args, x, y, x_test, y_test) -> dict:
-    """Run-to-run noise: test accuracy of NOISE_SEEDS more chainrule runs (other weights and
-    batch orders), to judge whether a gap to PyTorch is more than noise."""
-    accuracies = [work_chainrule(args, x, y, x_test, y_test, seed=seed)["test_accuracy"]
-                  for seed in range(1, NOISE_SEEDS + 1)]  # fmt: skip
+def seed_noise(work, seeds: int, args, x, y, x_test, y_test) -> dict:
+    """Run-to-run noise: test accuracy of ``seeds`` more runs of ``work`` (other weights and
+    batch orders, seeds 1 to ``seeds``), to judge whether a gap to PyTorch is more than noise."""
+    accuracies = [work(args, x, y, x_test, y_test, seed=seed)["test_accuracy"]
+                  for seed in range(1, seeds + 1)]  # fmt: skip
     return {"epoch_seconds": [0.0], "test_accuracy": statistics.mean(accuracies),
             "accuracies": accuracies}  # fmt: skip
+
+
+def work_chainrule_seeds(args, x, y, x_test, y_test) -> dict:
+    return seed_noise(work_chainrule, NOISE_SEEDS, args, x, y, x_test, y_test)
 
 
 def train_torch(args, model, x, y, x_test, y_test) -> dict:
@@ -195,11 +199,7 @@ def work_chainrule_cnn(args, x, y, x_test, y_test, seed: int = 0) -> dict:
 
 
 def work_chainrule_cnn_seeds(args, x, y, x_test, y_test) -> dict:
-    """The CNN's run-to-run noise: test accuracy of CNN_NOISE_SEEDS more chainrule runs."""
-    accuracies = [work_chainrule_cnn(args, x, y, x_test, y_test, seed=seed)["test_accuracy"]
-                  for seed in range(1, CNN_NOISE_SEEDS + 1)]  # fmt: skip
-    return {"epoch_seconds": [0.0], "test_accuracy": statistics.mean(accuracies),
-            "accuracies": accuracies}  # fmt: skip
+    return seed_noise(work_chainrule_cnn, CNN_NOISE_SEEDS, args, x, y, x_test, y_test)
 
 
 def _is_dropout(spec) -> bool:

@@ -125,7 +125,7 @@ def test_max_pool_takes_the_numpy_path_for_other_windows_and_strided_input(rng):
             with kernels.use_kernels(on):
                 results.append(layer.forward(images, training=True))
         assert same_bits(*results)
-    assert not kernels.pool_fits(np.asfortranarray(x)) and kernels.pool_fits(x)
+    assert not kernels.images_fit(np.asfortranarray(x)) and kernels.images_fit(x)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

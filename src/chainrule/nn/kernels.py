@@ -53,8 +53,9 @@ earlier try). im2col is a kernel for stride 1 only: with the stride a run-time n
 reads are a gather, and the kernel took 2.3 ms against NumPy's 1.2. A plain loop for Adam,
 without ``prange``, does not vectorise (the buffers might alias): 250 µs. Two threads for a
 kernel lost everywhere here (an MLP step at batch 32: no faster with a two-thread Adam, and
-far slower with OpenMP's threads left spinning). Softmax and the cross-entropy stay in NumPy: their exp and log are
-NumPy's own SIMD functions, which a compiled kernel would not reproduce to the last bit.
+far slower with OpenMP's threads left spinning). Softmax and the cross-entropy stay in NumPy:
+their exp and log are NumPy's own SIMD functions, which a compiled kernel would not reproduce
+to the last bit.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ def _max_pool_2x2_backward_kernel(dout, argmax, dx, one, zero):
                     bottom[jj] = g * (one if k == 2 + q else zero)
 
 
-def pool_fits(array: np.ndarray) -> bool:
+def images_fit(array: np.ndarray) -> bool:
     """Whether a pooling or im2col kernel takes ``array``: a C-contiguous float32 or float64
     (N, C, H, W) batch."""
     return array.ndim == 4 and array.dtype in DTYPES and array.flags.c_contiguous

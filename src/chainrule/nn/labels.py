@@ -22,17 +22,6 @@ def check_labels(
     Whole-number floats (as read from CSV files) are accepted; fractions, and labels outside
     ``[0, num_classes)``, are a ValueError naming the first bad one and its position.
     """
-    if (  # labels already checked and converted (a training step's): two passes, no more
-        type(labels) is np.ndarray
-        and labels.dtype == np.int64
-        and labels.ndim == 1
-        and type(num_classes) is int
-        and labels.shape[0] == (labels.shape[0] if count is None else count)
-        and labels.size
-        and labels.min() >= 0
-        and labels.max() < num_classes
-    ):
-        return labels
     y = np.asarray(labels)
     if y.ndim != 1:
         raise ValueError(f"{where}: class labels must have shape (n,), got shape {y.shape}")

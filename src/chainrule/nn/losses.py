@@ -82,12 +82,10 @@ class Loss:
         self, a: np.ndarray, logits: np.ndarray, target: Any
     ) -> tuple[float, np.ndarray]:
         """``value_from_activation`` and ``gradient_from_activation`` together, as a training
-        step needs them, with the target checked once (the same numbers as the two calls)."""
+        step needs them, the target prepared once and handed on in its working form (the
+        same numbers as the two calls; cross-entropy also reads a_y once for both)."""
         y = self.prepare_target(target, a)
-        return self._value_of_prepared(a, logits, y), self._gradient_of_prepared(a, y)
-
-    def _value_of_prepared(self, a: np.ndarray, logits: np.ndarray, y: np.ndarray) -> float:
-        return self.value_from_activation(a, logits, y)
+        return self.value_from_activation(a, logits, y), self._gradient_of_prepared(a, y)
 
     def _gradient_of_prepared(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return self.gradient_from_activation(a, y)

@@ -599,8 +599,8 @@ class Adam(Optimizer):
         s = math.sqrt((1 - self.beta2) / (1 - self.beta2**t))
         alpha = self.learning_rate * (1 - self.beta1) / ((1 - self.beta1**t) * s)
         big_m, big_v, step = self.scaled_m, self.scaled_v, self._scratch
-        if kernels.enabled() and params.dtype in kernels.DTYPES:  # the ten passes below in one
-            # compiled pass, equal to the bit
+        # the ten passes below in one compiled pass, equal to the bit
+        if kernels.enabled() and params.dtype in kernels.DTYPES:
             kernels.adam_update(params, grads, big_m, big_v, self.beta1, self.beta2, alpha,
                                 self.epsilon / s)  # fmt: skip
             return

@@ -320,8 +320,8 @@ class Conv2D(Layer):
         delta_t = np.ascontiguousarray(dout.transpose(1, 2, 3, 0))  # δ as (O, Ho, Wo, N)
         dcols = self.W.reshape(out_channels, -1).T @ delta_t.reshape(out_channels, -1)
         dcols = dcols.reshape(channels, kh, kw, out_height, out_width, n)  # dX̂
-        if kernels.enabled() and dcols.dtype in kernels.DTYPES:  # the adds below, the crop
-            # and the transpose in one pass
+        # the adds below, the crop and the transpose in one pass
+        if kernels.enabled() and dcols.dtype in kernels.DTYPES:
             return kernels.col2im(dcols, (n, *self.input_shape), (top, left), (sh, sw))
         dxp = np.zeros((channels, height + top + bottom, width + left + right, n), dout.dtype)
         row_span, col_span = sh * (out_height - 1) + 1, sw * (out_width - 1) + 1
@@ -349,7 +349,7 @@ class Conv2D(Layer):
         out_height, out_width = self.output_shape[1:]
         rows = channels * kh * kw
         cols = np.empty((n, rows + self.use_bias, out_height * out_width), xp.dtype)
-        if self.stride == (1, 1) and kernels.enabled() and kernels.pool_fits(xp):
+        if self.stride == (1, 1) and kernels.enabled() and kernels.images_fit(xp):
             kernels.im2col(xp, cols, self.kernel_size)  # the copy below, one row at a time
         else:
             # windows[n, c, i, j, p, q] = xp[n, c, s·i + p, s·j + q], a view (no copy)

@@ -158,7 +158,7 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._check_input(x)
-        if self._two_by_two and kernels.enabled() and kernels.pool_fits(x):
+        if self._two_by_two and kernels.enabled() and kernels.images_fit(x):
             a, self._argmax = kernels.max_pool_2x2(x)  # the passes below in one
             return a
         # All window entries side by side, (ph·pw, N, C, Ho, Wo): one copy, so that the
@@ -191,7 +191,7 @@ class MaxPool2D(_Pool2D):
         shape = (dout.shape[0], *self.input_shape)
         # Windows that tile the input exactly write every position below: no need to zero it.
         dx = np.empty(shape, dout.dtype) if self._windows_tile else np.zeros(shape, dout.dtype)
-        if self._two_by_two and kernels.enabled() and kernels.pool_fits(dout):
+        if self._two_by_two and kernels.enabled() and kernels.images_fit(dout):
             kernels.max_pool_2x2_backward(dout, argmax, dx)  # the four products below in one
             return dx
         targets = self._window_offsets(dx)
